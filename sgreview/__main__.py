@@ -1,0 +1,5 @@
+import sys
+
+from sgreview.cli import main
+
+sys.exit(main())

@@ -1,0 +1,62 @@
+"""The ``sgreview`` command line: the contract users, schedulers and acceptance checks drive.
+
+Each area of the package registers its own subcommands from a module in this folder
+(``synth``, ``data``, ``redact``, ``themes``, ``compare``, ``runs``). Handlers return an exit code. User-facing errors
+(:class:`sgreview.errors.SgreviewError`) are caught here, once, and printed as one line on
+stderr with exit code 2: users never see a traceback for their own input.
+
+Exit codes: 0 success; 1 finished but something failed or was rejected; 2 unusable input or
+usage; 130 interrupted (Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from sgreview import __version__
+from sgreview.errors import SgreviewError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors as one line and exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from sgreview.cli import compare, data, redact, runs, synth, themes
+
+    parser = _Parser(prog="sgreview", description="Thematic review of safeguarding incidents.")
+    parser.add_argument("--version", action="version", version=f"sgreview {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    for module in (synth, data, redact, themes, compare, runs):
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``sgreview`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except SgreviewError as err:
+        print(f"sgreview: error: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("sgreview: interrupted; completed outputs were kept", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # Output piped into `head` and closed early: not an error worth a traceback.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,133 @@
+"""File input/output shared by every stage: atomic writes, safe CSV, checksums.
+
+Writes always go to a temporary file in the destination folder and are renamed into place
+(``os.replace`` is atomic on POSIX and Windows), so a crash or Ctrl-C never leaves a
+half-written output that a later stage or a reviewer could mistake for a result.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import pandas as pd
+
+PathLike = str | os.PathLike[str]
+
+#: Leading characters that spreadsheet programs treat as the start of a formula.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+@contextlib.contextmanager
+def atomic_write(path: PathLike, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO[Any]]:
+    """Open a temporary sibling of ``path`` for writing and rename it into place on success.
+
+    On any exception the temporary file is removed and ``path`` is left untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        if "b" in mode:
+            encoding = None
+        with os.fdopen(fd, mode, encoding=encoding, newline="" if "b" not in mode else None) as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
+    """Return a copy where text cells that a spreadsheet would run as formulas are quoted.
+
+    A leading apostrophe is the convention Excel and LibreOffice honour (OWASP "CSV
+    injection"). Numbers are untouched, so a negative count stays a number.
+    """
+    out = df.copy()
+    for col in out.columns:
+        s = out[col]
+        if not (pd.api.types.is_object_dtype(s) or pd.api.types.is_string_dtype(s)):
+            continue
+        text = s.astype("string")
+        risky = text.str.startswith(FORMULA_PREFIXES, na=False)
+        # Plain numbers such as "-3" or "+44" are data, not formulas.
+        numeric = pd.to_numeric(text.where(risky), errors="coerce").notna()
+        risky &= ~numeric
+        if risky.any():
+            out[col] = s.astype(object).where(~risky, "'" + text.astype(object))
+    return out
+
+
+def write_csv(df: pd.DataFrame, path: PathLike, *, index: bool = False) -> Path:
+    """Write ``df`` as UTF-8 CSV atomically, with formula-like cells neutralised."""
+    path = Path(path)
+    with atomic_write(path) as fh:
+        neutralise_formulas(df).to_csv(fh, index=index, lineterminator="\n")
+    return path
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.floating):
+        return None if np.isnan(obj) else float(obj)
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    if isinstance(obj, (pd.Timestamp,)):
+        return obj.isoformat()
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, (set, frozenset)):
+        return sorted(obj)
+    if hasattr(obj, "isoformat"):
+        return obj.isoformat()
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def to_json(obj: Any) -> str:
+    """Serialise ``obj`` to stable, human-readable JSON (sorted keys, numpy-aware)."""
+    return json.dumps(obj, indent=2, sort_keys=True, default=_json_default, allow_nan=False)
+
+
+def write_json(obj: Any, path: PathLike) -> Path:
+    """Write ``obj`` as JSON atomically."""
+    path = Path(path)
+    with atomic_write(path) as fh:
+        fh.write(to_json(obj) + "\n")
+    return path
+
+
+def write_text(text: str, path: PathLike) -> Path:
+    """Write ``text`` atomically (UTF-8)."""
+    path = Path(path)
+    with atomic_write(path) as fh:
+        fh.write(text)
+    return path
+
+
+def write_bytes(data: bytes, path: PathLike) -> Path:
+    """Write ``data`` atomically."""
+    path = Path(path)
+    with atomic_write(path, "wb") as fh:
+        fh.write(data)
+    return path
+
+
+def sha256_file(path: PathLike, chunk: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file, read in chunks so large exports do not fill memory."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
