@@ -1,0 +1,378 @@
+"""The incident data contract: map columns, parse values, and account for every row.
+
+Every later stage starts from :func:`load_incidents` (a file) or :func:`validate_incidents`
+(a frame already in memory). Both return a :class:`LoadResult` in which each input row is in
+exactly one place: ``incidents`` (accepted, typed) or ``rejects`` (with its spreadsheet row
+number, the column at fault, a reason code and the offending value). ``reconciliation``
+states rows read = accepted + rejected, which the CLI prints and the manifest stores.
+
+All checks are vectorised over the whole column; there is no per-row Python loop.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sgreview.errors import InputError, ParameterError
+from sgreview.readers import RawTable, read_table
+
+REQUIRED: tuple[str, ...] = ("incident_id", "incident_date", "locality", "narrative")
+OPTIONAL: tuple[str, ...] = (
+    "reported_date",
+    "team",
+    "service",
+    "category",
+    "harm",
+    "safeguarding_referral",
+    "age_band",
+    "sex",
+    "ethnicity",
+    "case_ref",
+)
+CANONICAL: tuple[str, ...] = REQUIRED + OPTIONAL
+HARM_LEVELS: tuple[str, ...] = ("none", "low", "moderate", "severe", "death")
+
+#: Header spellings seen in Datix-style exports, matched after folding case and punctuation.
+ALIASES: dict[str, tuple[str, ...]] = {
+    "incident_id": ("incident id", "id", "incident ref", "incident reference", "ref", "datix id",
+                    "incident number", "record id"),
+    "incident_date": ("incident date", "date of incident", "date", "occurred date",
+                      "date occurred", "event date"),
+    "locality": ("locality", "area", "location locality", "directorate", "borough"),
+    "narrative": ("narrative", "description", "incident description", "details",
+                  "description of incident", "what happened"),
+    "reported_date": ("reported date", "date reported", "reported", "date opened"),
+    "team": ("team", "team name", "ward team", "unit", "ward"),
+    "service": ("service", "service line", "specialty"),
+    "category": ("category", "incident category", "type", "incident type"),
+    "harm": ("harm", "harm level", "degree of harm", "severity", "actual harm", "result"),
+    "safeguarding_referral": ("safeguarding referral", "safeguarding", "referral made",
+                              "safeguarding referral made"),
+    "age_band": ("age band", "age group"),
+    "sex": ("sex", "gender"),
+    "ethnicity": ("ethnicity", "ethnic group", "ethnic origin"),
+    "case_ref": ("case ref", "case reference", "review ref", "sar ref"),
+}
+
+_HARM_MAP = {
+    "none": "none", "no harm": "none", "no": "none", "nil": "none", "near miss": "none",
+    "low": "low", "low harm": "low", "minor": "low", "minimal": "low",
+    "moderate": "moderate", "moderate harm": "moderate", "medium": "moderate",
+    "severe": "severe", "severe harm": "severe", "major": "severe", "serious": "severe",
+    "death": "death", "catastrophic": "death", "fatal": "death", "catastrophic death": "death",
+}
+_YES = {"yes", "y", "true", "t", "1", "referred", "made"}
+_NO = {"no", "n", "false", "f", "0", "not referred", "none"}
+
+#: Tried in order on the still-unparsed remainder; UK day-first throughout.
+_DATE_FORMATS: tuple[str, ...] = (
+    "%d/%m/%Y", "%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%d/%m/%y", "%d/%m/%y %H:%M",
+    "%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M",
+    "%d-%m-%Y", "%d.%m.%Y", "%d %b %Y", "%d %B %Y", "%d-%b-%Y", "%d-%b-%y", "%Y/%m/%d",
+)
+_REASONS = {
+    "ragged_row": "row has {value} fields but the header has {width}",
+    "missing_incident_id": "incident_id is empty",
+    "duplicate_incident_id": "incident_id already used at row {first}",
+    "empty_narrative": "narrative is empty",
+    "missing_locality": "locality is empty",
+    "missing_date": "incident_date is empty",
+    "unparseable_date": "incident_date is not a date (UK day-first expected)",
+    "future_date": "incident_date is in the future",
+}
+
+
+@dataclass
+class LoadResult:
+    """Accepted incidents, rejected rows and the reconciliation between them."""
+
+    incidents: pd.DataFrame
+    rejects: pd.DataFrame
+    reconciliation: dict
+    source: str = "<frame>"
+    column_map: dict[str, str] = field(default_factory=dict)
+
+
+def parse_column_map(items: Iterable[str] | None) -> dict[str, str]:
+    """Turn ``["narrative=Description", ...]`` (the CLI's ``--map``) into a dict."""
+    mapping: dict[str, str] = {}
+    for item in items or ():
+        canonical, sep, source = item.partition("=")
+        canonical, source = canonical.strip(), source.strip()
+        if not sep or not canonical or not source:
+            raise ParameterError(f"--map expects CANONICAL=SOURCE, got '{item}'")
+        if canonical not in CANONICAL:
+            raise ParameterError(
+                f"--map {item}: '{canonical}' is not a canonical column; "
+                f"use one of {', '.join(CANONICAL)}"
+            )
+        mapping[canonical] = source
+    return mapping
+
+
+def load_incidents(
+    path: str | Path,
+    columns: Mapping[str, str] | None = None,
+    *,
+    today: date | None = None,
+) -> LoadResult:
+    """Read and validate an incident export. The input file is only ever read."""
+    table = read_table(path)
+    return _validate(table, columns, today)
+
+
+def validate_incidents(
+    df: pd.DataFrame,
+    source: str = "<frame>",
+    columns: Mapping[str, str] | None = None,
+    *,
+    today: date | None = None,
+) -> LoadResult:
+    """Validate a frame already in memory (e.g. the synthetic generator's output)."""
+    data = df.reset_index(drop=True).copy()
+    for col in data.columns:
+        if not pd.api.types.is_datetime64_any_dtype(data[col]):
+            data[col] = data[col].astype("string").astype(object).where(data[col].notna(), "")
+    data.columns = [str(c) for c in data.columns]
+    table = RawTable(
+        path=Path(source),
+        data=data,
+        source_row=pd.Series(np.arange(2, len(data) + 2), index=data.index, name="source_row"),
+        n_fields=pd.Series(data.shape[1], index=data.index),
+        encoding="frame",
+    )
+    return _validate(table, columns, today)
+
+
+def resolve_columns(found: Sequence[str], columns: Mapping[str, str] | None, path: str) -> dict:
+    """Return ``{source_column: canonical}`` from an explicit map plus unambiguous aliases."""
+    found = list(found)
+    explicit = dict(columns or {})
+    for canonical, source in explicit.items():
+        if canonical not in CANONICAL:
+            raise ParameterError(f"column map: '{canonical}' is not a canonical column", path=path)
+        if source not in found:
+            raise InputError(
+                f"mapped column '{source}' (for {canonical}) not found; "
+                f"columns found: {', '.join(found)}",
+                path=path,
+                column=source,
+            )
+    rename = {source: canonical for canonical, source in explicit.items()}
+    taken_sources = set(rename)
+    folded = {_fold(c): c for c in found if c not in taken_sources}
+    for canonical in CANONICAL:
+        if canonical in explicit:
+            continue
+        if canonical in found and canonical not in taken_sources:
+            rename[canonical] = canonical
+            folded.pop(_fold(canonical), None)
+            continue
+        for alias in (canonical.replace("_", " "), *ALIASES.get(canonical, ())):
+            source = folded.get(_fold(alias))
+            if source is not None:
+                rename[source] = canonical
+                folded.pop(_fold(alias))
+                break
+    missing = [c for c in REQUIRED if c not in rename.values()]
+    if missing:
+        raise InputError(
+            f"missing required column{'s' if len(missing) > 1 else ''} "
+            f"{', '.join(missing)}; columns found: {', '.join(found)} "
+            "(map them with --map CANONICAL=SOURCE or a 'columns:' parameter)",
+            path=path,
+            column=missing[0],
+        )
+    return rename
+
+
+def _validate(table: RawTable, columns: Mapping[str, str] | None, today: date | None) -> LoadResult:
+    path = str(table.path)
+    rename = resolve_columns(list(table.data.columns), columns, path)
+    data = table.data.rename(columns=rename)
+    # A source column that collides with a canonical name it was not mapped to is kept, renamed.
+    data = data.loc[:, ~data.columns.duplicated()]
+    n = len(data)
+    blank = _blank_rows(data)
+    data, source_row, n_fields = data[~blank], table.source_row[~blank], table.n_fields[~blank]
+
+    text = {c: _clean_text(data[c]) for c in ("incident_id", "locality", "narrative")}
+    dates = parse_dates(data["incident_date"])
+    today_ts = pd.Timestamp(today or date.today())
+
+    reason = pd.Series("", index=data.index, dtype=object)
+    column = pd.Series("", index=data.index, dtype=object)
+    value = pd.Series("", index=data.index, dtype=object)
+
+    def mark(mask: pd.Series, code: str, col: str, val: pd.Series | str) -> None:
+        mask = mask & (reason == "")
+        reason[mask] = code
+        column[mask] = col
+        value[mask] = val[mask] if isinstance(val, pd.Series) else val
+
+    mark(n_fields != table.width, "ragged_row", "", n_fields.astype(str))
+    mark(text["incident_id"] == "", "missing_incident_id", "incident_id", "")
+    mark(text["narrative"] == "", "empty_narrative", "narrative", "")
+    mark(text["locality"] == "", "missing_locality", "locality", "")
+    raw_date = data["incident_date"].astype(str).str.strip()
+    if pd.api.types.is_datetime64_any_dtype(data["incident_date"]):
+        raw_date = data["incident_date"].dt.strftime("%Y-%m-%d").fillna("")
+    mark(raw_date == "", "missing_date", "incident_date", "")
+    mark(dates.isna(), "unparseable_date", "incident_date", raw_date.str.slice(0, 40))
+    mark(dates > today_ts, "future_date", "incident_date", raw_date.str.slice(0, 40))
+    # Duplicates among otherwise-valid rows: the first occurrence is kept.
+    ok_ids = text["incident_id"].where(reason == "")
+    dup = ok_ids.duplicated(keep="first") & ok_ids.notna()
+    first_row = source_row.groupby(ok_ids).transform("first")
+    mark(dup, "duplicate_incident_id", "incident_id", text["incident_id"])
+    detail_first = first_row.where(dup)
+
+    rejected = reason != ""
+    rejects = pd.DataFrame(
+        {
+            "source_row": source_row[rejected].astype(int),
+            "incident_id": text["incident_id"][rejected],
+            "column": column[rejected],
+            "reason": reason[rejected],
+            "detail": _details(reason[rejected], value[rejected], table.width,
+                               detail_first[rejected]),
+            "value": value[rejected].astype(str).str.slice(0, 80),
+        }
+    ).reset_index(drop=True)
+
+    acc = data[~rejected].copy()
+    for c in ("incident_id", "narrative"):
+        acc[c] = text[c][~rejected]
+    acc["locality"] = tidy_labels(text["locality"][~rejected])
+    acc["incident_date"] = dates[~rejected]
+    warnings: dict[str, int] = {}
+    if "reported_date" in acc:
+        rep = parse_dates(acc["reported_date"])
+        bad = rep.isna() & (acc["reported_date"].astype(str).str.strip() != "")
+        warnings["reported_date_unparseable"] = int(bad.sum())
+        acc["reported_date"] = rep
+    if "harm" in acc:
+        harm, bad = _map_values(acc["harm"], _HARM_MAP)
+        warnings["harm_unrecognised"] = int(bad.sum())
+        acc["harm"] = pd.Categorical(harm, categories=HARM_LEVELS, ordered=True)
+    if "safeguarding_referral" in acc:
+        flag, bad = parse_flags(acc["safeguarding_referral"])
+        warnings["safeguarding_referral_unrecognised"] = int(bad.sum())
+        acc["safeguarding_referral"] = flag
+    for c in ("team", "service"):
+        if c in acc:
+            acc[c] = tidy_labels(_clean_text(acc[c]))
+    acc.insert(0, "source_row", source_row[~rejected].astype(int))
+    acc = acc.reset_index(drop=True)
+    ordered = ["incident_id", "incident_date", "locality", "narrative"]
+    ordered += [c for c in OPTIONAL if c in acc]
+    ordered += [c for c in acc.columns if c not in ordered and c != "source_row"] + ["source_row"]
+    acc = acc[ordered]
+
+    by_reason = rejects["reason"].value_counts().sort_index()
+    reconciliation = {
+        "source": path,
+        "rows_read": int(n - int(blank.sum())),
+        "rows_accepted": int(len(acc)),
+        "rows_rejected": int(len(rejects)),
+        "by_reason": {str(k): int(v) for k, v in by_reason.items()},
+        "blank_lines_skipped": int(blank.sum()),
+        "warnings": {k: v for k, v in warnings.items() if v},
+        "encoding": table.encoding,
+        "column_map": {v: k for k, v in rename.items() if k != v},
+    }
+    assert reconciliation["rows_read"] == reconciliation["rows_accepted"] + reconciliation[
+        "rows_rejected"], "reconciliation failed"
+    return LoadResult(acc, rejects, reconciliation, path, {v: k for k, v in rename.items()})
+
+
+def parse_dates(values: pd.Series) -> pd.Series:
+    """Parse UK day-first dates (and ISO, and Excel's ``YYYY-MM-DD 00:00:00``) to day precision.
+
+    Each explicit format is tried only on what is still unparsed, so a US-style guess never
+    turns 03/04 into the 4th of March.
+    """
+    if pd.api.types.is_datetime64_any_dtype(values):
+        if values.dt.tz is not None:
+            values = values.dt.tz_localize(None)
+        return values.dt.normalize().astype("datetime64[ns]")
+    text = values.astype("string").str.strip().fillna("")
+    out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
+    todo = text != ""
+    for fmt in _DATE_FORMATS:
+        if not todo.any():
+            break
+        parsed = pd.to_datetime(text[todo], format=fmt, errors="coerce")
+        hit = parsed.notna()
+        out.loc[hit[hit].index] = parsed[hit].astype("datetime64[ns]")
+        todo &= out.isna()
+    out = out.where((out >= pd.Timestamp("1900-01-01")) | out.isna())
+    return out.dt.normalize()
+
+
+def parse_flags(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Yes/no text to a nullable boolean; also returns which non-empty cells were not understood."""
+    key = values.astype("string").str.strip().str.casefold().fillna("")
+    out = pd.Series(pd.NA, index=values.index, dtype="boolean")
+    out[key.isin(_YES)] = True
+    out[key.isin(_NO)] = False
+    bad = out.isna() & (key != "")
+    return out, bad
+
+
+def tidy_labels(values: pd.Series) -> pd.Series:
+    """Make case and spacing variants of a label one label.
+
+    "north east", "North  East " and "NORTH EAST" become whichever spelling is most common
+    in the file (ties: alphabetical), so counts are never split by typing habits.
+    """
+    cleaned = _clean_text(values)
+    key = cleaned.str.casefold()
+    counts = pd.DataFrame({"key": key, "label": cleaned}).value_counts().reset_index()
+    counts = counts.sort_values(["key", "count", "label"], ascending=[True, False, True])
+    best = counts.drop_duplicates("key").set_index("key")["label"]
+    return key.map(best).where(cleaned != "", "")
+
+
+def _clean_text(values: pd.Series) -> pd.Series:
+    s = values.astype("string").fillna("")
+    return s.str.replace(r"\s+", " ", regex=True).str.strip().astype(object)
+
+
+def _blank_rows(data: pd.DataFrame) -> pd.Series:
+    as_text = data.astype("string").fillna("")
+    return (as_text.apply(lambda c: c.str.strip()) == "").all(axis=1)
+
+
+def _map_values(values: pd.Series, mapping: Mapping[str, str]) -> tuple[pd.Series, pd.Series]:
+    key = values.astype("string").str.strip().str.casefold().str.replace(r"\s+", " ", regex=True)
+    key = key.fillna("")
+    mapped = key.map(mapping)
+    bad = mapped.isna() & (key != "")
+    return mapped, bad
+
+
+def _details(reason: pd.Series, value: pd.Series, width: int, first: pd.Series) -> pd.Series:
+    out = pd.Series("", index=reason.index, dtype=object)
+    for code, template in _REASONS.items():
+        m = reason == code
+        if not m.any():
+            continue
+        if code == "ragged_row":
+            out[m] = "row has " + value[m].astype(str) + f" fields but the header has {width}"
+        elif code == "duplicate_incident_id":
+            out[m] = "incident_id already used at row " + first[m].astype("Int64").astype(str)
+        else:
+            out[m] = template
+    return out
+
+
+def _fold(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", " ", str(name).casefold()).strip()
