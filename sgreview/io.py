@@ -21,6 +21,14 @@ import pandas as pd
 
 PathLike = str | os.PathLike[str]
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
+
 #: Leading characters that spreadsheet programs treat as the start of a formula.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -35,6 +43,8 @@ def atomic_write(path: PathLike, mode: str = "w", encoding: str | None = "utf-8"
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        # mkstemp makes owner-only files; give outputs the permissions a plain open() would.
+        os.chmod(tmp, 0o666 & ~_UMASK)
         if "b" in mode:
             encoding = None
         with os.fdopen(fd, mode, encoding=encoding, newline="" if "b" not in mode else None) as fh:

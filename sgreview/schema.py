@@ -248,8 +248,11 @@ def _validate(table: RawTable, columns: Mapping[str, str] | None, today: date | 
     ).reset_index(drop=True)
 
     acc = data[~rejected].copy()
-    for c in ("incident_id", "narrative"):
-        acc[c] = text[c][~rejected]
+    acc["incident_id"] = text["incident_id"][~rejected]
+    # Narratives keep their line breaks (paragraphs help sentence splitting); only trimmed.
+    acc["narrative"] = (
+        data["narrative"][~rejected].astype(str).str.replace("\r\n?", "\n", regex=True).str.strip()
+    )
     acc["locality"] = tidy_labels(text["locality"][~rejected])
     acc["incident_date"] = dates[~rejected]
     warnings: dict[str, int] = {}
