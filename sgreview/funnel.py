@@ -1,0 +1,608 @@
+"""Funnel plots for comparing localities (or teams, or any group): Spiegelhalter (2005).
+
+A small locality swings by chance and a large one always has the most incidents, so raw
+counts and league tables mislead. A funnel plot sets each group's proportion (or rate per
+bed day / caseload) against its size, with control limits that narrow as size grows. This
+module computes those limits, the over-dispersion adjustment, and one flag per group.
+
+Defaults (DOMAIN.md, Spiegelhalter 2005):
+
+* Unadjusted limits are *exact* binomial (proportions) or Poisson (rates per exposure, O/E)
+  limits, interpolated between whole counts as in Spiegelhalter (2005, appendix). A group
+  is then outside a limit exactly when its exact tail probability is below 2.5% / 0.1%,
+  which holds for small counts where the normal approximation does not.
+  ``method="closed_form"`` gives the smooth DOMAIN.md / FunnelPlotR forms instead
+  (``chi2(a/2; 2E)/2T`` and ``chi2(1-a/2; 2E+2)/2T`` with ``E = rate0 x T``, and the matching
+  Beta quantiles for proportions); they are not the default because their lower limit is
+  above zero even for a tiny group, so a group with 0 of 1 incidents would "alarm low".
+* ``method="normal"`` gives ``p0 +/- z sqrt(p0(1-p0)/n)`` (or ``r0 +/- z sqrt(r0/T)``) only
+  where it is valid (at least 5 expected events and non-events); elsewhere it stays exact.
+* Over-dispersion: z-scores on the variance-stabilising scale (arcsine-root for
+  proportions, square root for rates), winsorised at the 10th/90th percentiles;
+  ``phi = mean(z^2)`` and the DerSimonian-Laird ``tau^2``. It is tested with
+  ``I phi ~ chi2(I - 1)``; ``adjustment="auto"`` uses the additive (random-effects)
+  adjustment when that test is significant at 5% and there are at least 10 units, else
+  none (with a handful of localities, one unusual locality drives phi and the adjustment
+  would hide it; choose ``"additive"`` or ``"multiplicative"`` explicitly to override).
+  Adjusted limits are on the same scale, back-transformed: ``sin^2(asin(sqrt(p0)) +/- z sqrt(phi/4n + tau^2))``,
+  truncated at 0 and 1 (not reflected), and never narrower than the exact limits (the
+  arcsine scale is poor for small groups near 0: without this, 0 of 48 would "alert low"
+  *because* of an adjustment meant to widen the limits).
+
+:func:`funnelplotr` reproduces the NHS-R FunnelPlotR package (SR/SHMI, SR/CQC, PR, RC,
+trimming and winsorising, its limit grid) so the numbers can be checked against it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from sgreview.errors import InputError, ParameterError
+
+Z95 = 1.959964
+Z998 = 3.090232
+#: Alpha for 95% and 99.8% two-sided limits.
+ALPHAS = {"95": 0.05, "998": 0.002}
+#: The normal approximation is used only with at least this many expected events (and
+#: non-events for proportions).
+MIN_EXPECTED_FOR_NORMAL = 5
+#: ``adjustment="auto"`` adjusts only with at least this many units: with fewer, one unusual
+#: unit dominates phi and tau^2, and the adjustment absorbs the very signal it should show.
+MIN_UNITS_FOR_ADJUSTMENT = 10
+KINDS = ("proportion", "rate")
+ADJUSTMENTS = ("auto", "none", "additive", "multiplicative")
+FLAGS = ("alarm_high", "alert_high", "within", "alert_low", "alarm_low")
+UNTHEMED = "T00"
+LIMIT_COLUMNS = ["lower95", "upper95", "lower998", "upper998"]
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in KINDS:
+        raise ParameterError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
+
+
+def _closed_form(n: np.ndarray, target: float, kind: str, alpha: float):
+    """Closed-form "exact" limits (DOMAIN.md, FunnelPlotR): chi-square for Poisson with the
+    expected count in place of the observed, and the matching Beta form for binomial."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if kind == "rate":
+            e = target * n
+            lo = stats.chi2.ppf(alpha / 2, 2 * e) / (2 * n)
+            hi = stats.chi2.ppf(1 - alpha / 2, 2 * e + 2) / (2 * n)
+            return np.where(e > 0, lo, 0.0), hi
+        if target <= 0:
+            return np.zeros_like(n), np.zeros_like(n)
+        if target >= 1:
+            return np.ones_like(n), np.ones_like(n)
+        a, b = n * target, n * (1 - target)
+        return stats.beta.ppf(alpha / 2, a, b + 1), stats.beta.ppf(1 - alpha / 2, a + 1, b)
+
+
+def _interpolated(n: np.ndarray, target: float, kind: str, alpha: float):
+    """Exact binomial / Poisson limits, interpolated between counts (Spiegelhalter 2005,
+    appendix): with ``r`` the p-quantile count, the limit is ``(r - a) / n`` where
+    ``a = (F(r) - p) / (F(r) - F(r - 1))``. A unit lies outside exactly when its exact tail
+    probability is below ``p``, so a zero count in a tiny group (likely by chance) is never
+    flagged low, unlike the closed forms above. Hand-written: scipy has the distributions
+    but not this interpolation."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if kind == "proportion":
+            dist = stats.binom(np.round(n).astype(np.int64), min(max(target, 0.0), 1.0))
+            cap = 1.0
+        else:
+            dist = stats.poisson(max(target, 0.0) * n)
+            cap = np.inf
+        out = []
+        for p in (alpha / 2, 1 - alpha / 2):
+            r = dist.ppf(p)
+            f_r, f_below = dist.cdf(r), dist.cdf(r - 1)
+            a = np.where(f_r > f_below, (f_r - p) / (f_r - f_below), 0.0)
+            out.append(np.clip((r - a) / n, 0.0, cap))
+    return out[0], out[1]
+
+
+def _stabilised(n: np.ndarray, target: float, kind: str, z: float, phi: float, tau2: float):
+    """Limits on the variance-stabilising scale, back-transformed and truncated."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        half = z * np.sqrt(phi / (4 * n) + tau2)
+    if kind == "proportion":
+        y0 = np.arcsin(np.sqrt(np.clip(target, 0, 1)))
+        lo = np.sin(np.clip(y0 - half, 0, np.pi / 2)) ** 2
+        hi = np.sin(np.clip(y0 + half, 0, np.pi / 2)) ** 2
+        return lo, hi
+    y0 = np.sqrt(max(target, 0.0))
+    return np.clip(y0 - half, 0, None) ** 2, (y0 + half) ** 2
+
+
+def funnel_limits(
+    n: np.ndarray,
+    target: float,
+    *,
+    kind: str = "proportion",
+    tau2: float = 0.0,
+    phi: float = 1.0,
+    method: str = "exact",
+) -> pd.DataFrame:
+    """95% and 99.8% funnel limits at each size ``n`` (incidents, or exposure for rates).
+
+    Unadjusted (``phi == 1`` and ``tau2 == 0``): exact limits interpolated between counts
+    (``method="exact"``; for proportions ``n`` is rounded to whole incidents), the closed
+    forms (``"closed_form"``), or the normal approximation where it is valid
+    (``"normal"``). Adjusted: the
+    variance-stabilising scale with ``phi`` (multiplicative) and/or ``tau2`` (additive),
+    because the exact binomial/Poisson model has no over-dispersed form, and never
+    narrower than the exact limits. The ``method`` column says which was used at each size.
+    """
+    _check_kind(kind)
+    if method not in ("exact", "closed_form", "normal"):
+        raise ParameterError(f"method must be 'exact', 'closed_form' or 'normal', not {method!r}")
+    n = np.atleast_1d(np.asarray(n, dtype=float))
+    out = {"n": n}
+    adjusted = not (phi == 1.0 and tau2 == 0.0)
+    if adjusted:
+        used = np.full(n.shape, "arcsine" if kind == "proportion" else "sqrt", dtype=object)
+    else:
+        used = np.full(n.shape, "closed_form" if method == "closed_form" else "exact", dtype=object)
+        if method == "normal":
+            expected = n * target
+            ok = expected >= MIN_EXPECTED_FOR_NORMAL
+            if kind == "proportion":
+                ok &= n * (1 - target) >= MIN_EXPECTED_FOR_NORMAL
+            used[ok] = "normal"
+    for key, z in (("95", Z95), ("998", Z998)):
+        exact = _closed_form if method == "closed_form" else _interpolated
+        if adjusted:
+            # Over-dispersion only adds variance: never narrower than the exact limits, which
+            # also covers small groups near 0 where the stabilised scale is poor.
+            lo, hi = _stabilised(n, target, kind, z, phi, tau2)
+            lo_exact, hi_exact = exact(n, target, kind, ALPHAS[key])
+            lo, hi = np.fmin(lo, lo_exact), np.fmax(hi, hi_exact)
+        else:
+            lo, hi = exact(n, target, kind, ALPHAS[key])
+            normal = used == "normal"
+            if normal.any():
+                var = target * (1 - target) / n if kind == "proportion" else target / n
+                half = z * np.sqrt(var)
+                lo = np.where(normal, target - half, lo)
+                hi = np.where(normal, target + half, hi)
+        out[f"lower{key}"] = lo
+        out[f"upper{key}"] = hi
+    out["method"] = used
+    frame = pd.DataFrame(out)
+    frame.loc[frame["n"] <= 0, LIMIT_COLUMNS] = np.nan
+    return frame
+
+
+def _winsorise(z: np.ndarray, trim: float) -> np.ndarray:
+    lo, hi = np.quantile(z, [trim, 1 - trim])  # linear interpolation = R's type 7
+    return np.clip(z, lo, hi)
+
+
+def _dersimonian_laird(phi: float, w: np.ndarray) -> float:
+    i = w.size
+    denom = w.sum() - (w**2).sum() / w.sum()
+    if i < 2 or denom <= 0:
+        return 0.0
+    return float(max(0.0, (i * phi - (i - 1)) / denom))
+
+
+def dispersion(events, n, target: float, *, kind: str = "proportion", trim: float = 0.1) -> dict:
+    """Over-dispersion of units around the target: ``phi``, ``tau2`` and a chi-square test.
+
+    z-scores on the variance-stabilising scale, winsorised at ``trim`` and ``1 - trim``
+    quantiles; ``phi = mean(z^2)``; ``tau2`` by DerSimonian-Laird with ``w = 1/s^2 = 4n``.
+    Units with ``n == 0`` carry no information and are left out. With fewer than 3 units
+    there is no usable estimate: ``phi = 1``, ``tau2 = 0``, not over-dispersed.
+    """
+    _check_kind(kind)
+    events = np.asarray(events, dtype=float)
+    n = np.asarray(n, dtype=float)
+    use = n > 0
+    e, m = events[use], n[use]
+    i = int(use.sum())
+    result = {"kind": kind, "scale": "arcsine" if kind == "proportion" else "sqrt",
+              "trim": trim, "n_units": i}
+    if i < 3 or target <= 0 or (kind == "proportion" and target >= 1):
+        return result | {"phi": 1.0, "tau2": 0.0, "p_value": float("nan"), "overdispersed": False}
+    if kind == "proportion":
+        y, y0 = np.arcsin(np.sqrt(e / m)), np.arcsin(np.sqrt(target))
+    else:
+        y, y0 = np.sqrt(e / m), np.sqrt(target)
+    s = 1 / (2 * np.sqrt(m))
+    z = _winsorise((y - y0) / s, trim)
+    phi = float(np.mean(z**2))
+    tau2 = _dersimonian_laird(phi, 1 / s**2)
+    p = float(stats.chi2.sf(i * phi, i - 1))
+    return result | {"phi": phi, "tau2": tau2, "p_value": p, "overdispersed": bool(p < 0.05)}
+
+
+def flag_values(value: np.ndarray, limits: pd.DataFrame) -> np.ndarray:
+    """``alarm_*`` outside 99.8%, ``alert_*`` outside 95%, else ``within`` (strictly outside)."""
+    v = np.asarray(value, dtype=float)
+    return np.select(
+        [v > limits["upper998"].to_numpy(), v > limits["upper95"].to_numpy(),
+         v < limits["lower998"].to_numpy(), v < limits["lower95"].to_numpy()],
+        ["alarm_high", "alert_high", "alarm_low", "alert_low"],
+        default="within",
+    ).astype(object)
+
+
+def choose_adjustment(adjustment: str, disp: dict) -> str:
+    """The adjustment actually used: ``auto`` becomes ``additive`` or ``none``."""
+    if adjustment not in ADJUSTMENTS:
+        raise ParameterError(f"adjustment must be one of {', '.join(ADJUSTMENTS)}, not {adjustment!r}")
+    if adjustment == "auto":
+        enough = disp["n_units"] >= MIN_UNITS_FOR_ADJUSTMENT
+        return "additive" if disp["overdispersed"] and enough else "none"
+    return adjustment
+
+
+def funnel_units(
+    events,
+    n,
+    *,
+    kind: str = "proportion",
+    adjustment: str = "auto",
+    method: str = "exact",
+    trim: float = 0.1,
+) -> tuple[pd.DataFrame, dict]:
+    """Limits and flags for one indicator across units; returns (rows, dispersion info).
+
+    Rows: ``events, n, proportion, target, lower95, upper95, lower998, upper998, flag,
+    limit_method``. The dispersion dict gains ``adjustment`` (the one used).
+    """
+    events = np.asarray(events, dtype=float)
+    n = np.asarray(n, dtype=float)
+    total = n.sum()
+    target = float(events.sum() / total) if total > 0 else float("nan")
+    disp = dispersion(events, n, target, kind=kind, trim=trim)
+    used = choose_adjustment(adjustment, disp)
+    phi = disp["phi"] if used == "multiplicative" and disp["phi"] > 1 else 1.0
+    tau2 = disp["tau2"] if used == "additive" else 0.0
+    if np.isnan(target):
+        limits = pd.DataFrame(np.nan, index=range(len(n)), columns=LIMIT_COLUMNS).assign(method="")
+    else:
+        limits = funnel_limits(n, target, kind=kind, tau2=tau2, phi=phi, method=method)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = np.where(n > 0, events / n, np.nan)
+    rows = pd.DataFrame({"events": events, "n": n, "proportion": value, "target": target})
+    for col in LIMIT_COLUMNS:
+        rows[col] = limits[col].to_numpy()
+    rows["flag"] = np.where(n > 0, flag_values(value, limits), "within")
+    rows["limit_method"] = limits["method"].to_numpy()
+    disp = disp | {"adjustment": used, "target": target, "phi_used": phi, "tau2_used": tau2,
+                   "adjustment_note": _adjustment_note(adjustment, used, disp)}
+    return rows, disp
+
+
+def _adjustment_note(asked: str, used: str, disp: dict) -> str:
+    if asked != "auto":
+        return f"{used} (chosen by the user)"
+    if used == "additive":
+        return "additive: over-dispersion test significant (p < 0.05)"
+    if disp["overdispersed"]:
+        return (f"none: over-dispersed but only {disp['n_units']} units "
+                f"(< {MIN_UNITS_FOR_ADJUSTMENT}) to estimate it")
+    return "none: no significant over-dispersion"
+
+
+# --- FunnelPlotR-compatible calculation (for checking numbers against the package) -------
+
+
+def funnelplotr(
+    df: pd.DataFrame,
+    *,
+    numerator: str = "numerator",
+    denominator: str = "denominator",
+    group: str = "group",
+    data_type: str = "SR",
+    sr_method: str = "SHMI",
+    limit: int = 99,
+    draw_unadjusted: bool = False,
+    draw_adjusted: bool = True,
+    multiplier: float = 1.0,
+    trim_by: float = 0.1,
+    shmi_rounding: bool = True,
+) -> dict:
+    """The numbers NHS-R FunnelPlotR 0.6.0's ``funnel_plot()`` returns, for reference tests.
+
+    Returns ``{"units", "limits", "phi", "tau2", "target", "n_units_used",
+    "draw_adjusted", "draw_unadjusted", "outliers"}`` where ``units`` matches the package's
+    ``aggregated_data`` and ``limits`` its ``limits_lookup`` grid. It copies the package's
+    quirks on purpose (CQC adjusted limits not squared back, the PR grid monotonicity fix,
+    SHMI rounding and rank truncation); sgreview's own funnels use :func:`funnel_units`.
+    """
+    if data_type not in ("SR", "PR", "RC") or sr_method not in ("SHMI", "CQC"):
+        raise ParameterError("data_type must be SR, PR or RC and sr_method SHMI or CQC")
+    if limit not in (95, 99):
+        raise ParameterError("limit must be 95 or 99")
+    agg = (
+        df.groupby(group, sort=True)[[numerator, denominator]].sum()
+        .rename(columns={numerator: "numerator", denominator: "denominator"})
+    )
+    shmi = data_type == "SR" and sr_method == "SHMI"
+    o = agg["numerator"].to_numpy(float)
+    # The ratio uses the denominator as given; everything after uses the rounded one.
+    agg["rr"] = o / agg["denominator"].to_numpy(float)
+    if shmi and shmi_rounding:
+        agg["denominator"] = np.round(agg["denominator"].to_numpy(float), 2)
+    d = agg["denominator"].to_numpy(float)
+    target = 1.0 if data_type == "SR" else float(o.sum() / d.sum())
+
+    if data_type == "SR" and sr_method == "SHMI":
+        t_t, y = 0.0, np.log(o / d)
+        uz = np.sqrt(d) * y
+        s_z = 1 / np.sqrt(d)
+    elif data_type == "SR":
+        t_t, y = 1.0, np.sqrt(o / d)
+        s_z = 1 / (2 * np.sqrt(d))
+        uz = (y - t_t) / s_z
+    elif data_type == "PR":
+        t_t, y = float(np.arcsin(np.sqrt(target))), np.arcsin(np.sqrt(o / d))
+        s_z = 1 / (2 * np.sqrt(d))
+        uz = (y - t_t) / s_z
+    else:
+        t_t, y = float(np.log(target)), np.log((o + 0.5) / (d + 0.5))
+        s_z = np.sqrt(o / (o + 0.5) ** 2 + d / (d + 0.5) ** 2)
+        uz = (y - t_t) / s_z
+    agg["target_transformed"] = t_t
+    agg["Y"] = y
+    agg["Uzscore"] = uz
+    if shmi:
+        k = len(uz)
+        rk = stats.rankdata(uz, method="average")
+        sp = np.floor(rk * 10 / (k + 1))
+        truncated = (sp <= 0) | (sp >= 9)
+        agg["rk"], agg["sp"], agg["truncated"] = rk, sp, truncated.astype(int)
+        wz = np.where(truncated, np.nan, uz)
+    else:
+        lo, hi = np.quantile(uz, [trim_by, 1 - trim_by])
+        agg["winsorised"] = (~((uz > lo) & (uz < hi))).astype(int)
+        wz = np.clip(uz, lo, hi)
+    agg["Wuzscore"] = wz
+    used = ~np.isnan(wz)
+    n_used = int(used.sum())
+    phi = float(np.mean(wz[used] ** 2))
+    tau2 = _dersimonian_laird(phi, 1 / s_z[used] ** 2)
+
+    adjusted = draw_adjusted and phi > 1
+    unadjusted = draw_unadjusted or not adjusted
+    if not draw_adjusted:
+        phi, tau2 = 0.0, 0.0
+    start = 1.1 if data_type == "SR" else 3.0
+    grid = np.unique(np.concatenate([np.linspace(start, np.ceil(d.max()), 1000), d]))
+    limits = _fpr_limits(grid, data_type, sr_method, target, tau2, multiplier)
+
+    at = limits.set_index("number_seq").loc[d]
+    agg["s"] = at["s"].to_numpy()
+    names = {"odll95": "OD95LCL", "odul95": "OD95UCL", "odll998": "OD99LCL", "odul998": "OD99UCL",
+             "ll95": "LCL95", "ul95": "UCL95", "ll998": "LCL99", "ul998": "UCL99"}
+    for src, dst in names.items():
+        agg[dst] = at[src].to_numpy()
+    prefix = "OD" if adjusted else ""
+    pair = ("95LCL", "95UCL") if limit == 95 else ("99LCL", "99UCL")
+    if adjusted:
+        lcl, ucl = agg[f"{prefix}{pair[0]}"], agg[f"{prefix}{pair[1]}"]
+    else:
+        lcl = agg["LCL95" if limit == 95 else "LCL99"]
+        ucl = agg["UCL95" if limit == 95 else "UCL99"]
+    value = agg["rr"] * multiplier
+    agg["highlight"] = "0"
+    agg["outlier"] = ((value < lcl) | (value > ucl)).astype(int)
+    units = agg.reset_index().rename(columns={group: "group"})
+    return {
+        "units": units,
+        "limits": limits,
+        "phi": phi,
+        "tau2": tau2,
+        "target": target,
+        "n_units_used": n_used,
+        "draw_adjusted": bool(adjusted),
+        "draw_unadjusted": bool(unadjusted),
+        "outliers": units.loc[units["outlier"] == 1, "group"].tolist(),
+    }
+
+
+def _fpr_limits(grid, data_type, sr_method, target, tau2, multiplier) -> pd.DataFrame:
+    """FunnelPlotR's ``limits_lookup`` on a grid of denominators."""
+    out = {"number_seq": grid}
+    s = 1 / np.sqrt(grid) if data_type == "SR" and sr_method == "SHMI" else 1 / (2 * np.sqrt(grid))
+    out["s"] = s
+    adj_sd = np.sqrt(s**2 + tau2)
+    un_sd = s
+    for key, z in (("95", Z95), ("998", Z998)):
+        for prefix, sd in (("od", adj_sd), ("", un_sd)):
+            if data_type == "SR":
+                if prefix == "":
+                    alpha = ALPHAS[key]
+                    lo = stats.chi2.ppf(alpha / 2, 2 * grid) / (2 * grid) * target
+                    hi = stats.chi2.ppf(1 - alpha / 2, 2 * grid + 2) / (2 * grid) * target
+                elif sr_method == "SHMI":
+                    lo, hi = np.exp(-z * sd), np.exp(z * sd)
+                else:
+                    # The package's CQC limits stay on the square-root scale (README caveat 4).
+                    lo, hi = 1 - z * sd, 1 + z * sd
+            elif data_type == "RC":
+                lo, hi = np.exp(np.log(target) - z * sd), np.exp(np.log(target) + z * sd)
+            else:
+                y0 = np.arcsin(np.sqrt(target))
+                lo, hi = np.sin(y0 - z * sd) ** 2, np.sin(y0 + z * sd) ** 2
+            out[f"{prefix}ll{key}"] = lo * multiplier
+            out[f"{prefix}ul{key}"] = hi * multiplier
+    frame = pd.DataFrame(out)
+    if data_type == "PR":
+        for col in [c for c in frame.columns if "ll" in c or "ul" in c]:
+            v = frame[col].clip(0, multiplier).to_numpy()
+            nxt = np.append(v[1:], np.nan)
+            v = np.where(v > nxt, 0.0, v) if "ll" in col else np.where(v < nxt, multiplier, v)
+            frame[col] = v
+    cols = ["number_seq", "s", "odll95", "odul95", "odll998", "odul998", "ll95", "ul95", "ll998", "ul998"]
+    return frame[cols]
+
+
+def _require(df: pd.DataFrame, cols, what: str) -> None:
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise InputError(f"{what} have no column(s) {', '.join(missing)}", column=missing[0])
+
+
+# --- sgreview's funnel table ----------------------------------------------------------
+
+
+def prepare_denominators(
+    denominators: pd.DataFrame,
+    localities,
+    periods,
+    *,
+    unit: str | None = None,
+    source: str = "denominators",
+) -> tuple[pd.Series, str, list[str]]:
+    """Exposure per locality over the analysis periods, checked against the incidents.
+
+    ``denominators`` has ``locality, period (YYYY-MM), denominator, unit``; ``periods`` are
+    the ``YYYY-MM`` months the incidents cover. Returns (exposure by locality, unit,
+    warnings). Unusable files raise :class:`InputError`: missing columns, non-numeric, zero
+    or negative denominators, duplicate rows, several units without ``unit``, or periods
+    that do not cover the incidents for any locality. Localities that lack a denominator
+    for some covered month are left out with a named warning.
+    """
+    missing = [c for c in ("locality", "period", "denominator") if c not in denominators.columns]
+    if missing:
+        raise InputError(f"denominators have no column(s) {', '.join(missing)}", path=source,
+                         column=missing[0])
+    d = denominators.copy()
+    rows = pd.Series(np.arange(len(d)) + 2, index=d.index)
+    if "source_row" in d.columns:
+        rows = d["source_row"]
+    d["locality"] = d["locality"].astype(str).str.strip()
+    if "unit" not in d.columns:
+        d["unit"] = "exposure"
+    d["unit"] = d["unit"].fillna("").astype(str).str.strip()
+    if unit is not None:
+        d = d[d["unit"] == unit]
+        if d.empty:
+            raise InputError(f"no denominators with unit {unit!r}", path=source, column="unit")
+    elif d["unit"].nunique() > 1:
+        units = ", ".join(sorted(d["unit"].unique()))
+        raise InputError(f"denominators hold several units ({units}); choose one with --unit",
+                         path=source, column="unit")
+    value = pd.to_numeric(d["denominator"], errors="coerce")
+    bad = value.isna() | ~np.isfinite(value) | (value <= 0)
+    if bad.any():
+        i = bad.to_numpy().nonzero()[0][0]
+        raw = d["denominator"].iloc[i]
+        raise InputError(f"denominator must be a positive number, got {raw!r}", path=source,
+                         row=int(rows.loc[d.index[i]]), column="denominator")
+    period = pd.to_datetime(d["period"].astype(str).str.strip(), format="%Y-%m", errors="coerce")
+    if period.isna().any():
+        i = period.isna().to_numpy().nonzero()[0][0]
+        raise InputError(f"period must be a month YYYY-MM, got {d['period'].iloc[i]!r}",
+                         path=source, row=int(rows.loc[d.index[i]]), column="period")
+    d = d.assign(denominator=value, period=period.dt.strftime("%Y-%m"))
+    dup = d.duplicated(["locality", "period"], keep="first")
+    if dup.any():
+        i = dup.to_numpy().nonzero()[0][0]
+        raise InputError("duplicate locality and period", path=source,
+                         row=int(rows.loc[d.index[i]]), column="period")
+    periods = sorted(set(periods))
+    wide = d.pivot(index="locality", columns="period", values="denominator")
+    wide = wide.reindex(columns=periods)
+    covered = wide.notna().all(axis=1)
+    if not covered.any():
+        span = f"{periods[0]} to {periods[-1]}" if periods else "no periods"
+        raise InputError(f"denominator periods do not line up with the incidents ({span}) "
+                         "for any locality", path=source, column="period")
+    warnings: list[str] = []
+    localities = sorted(set(map(str, localities)))
+    missing = [loc for loc in localities if loc not in wide.index]
+    partial = [loc for loc in localities if loc in wide.index and not covered[loc]]
+    if len(missing) + len(partial) == len(localities):
+        raise InputError("no locality in the incidents has a denominator for every month "
+                         f"from {periods[0]} to {periods[-1]}", path=source, column="locality")
+    if missing:
+        warnings.append("missing_denominator: no denominator for " + ", ".join(missing))
+    if partial:
+        warnings.append("partial_denominator: denominators do not cover every month for "
+                        + ", ".join(partial))
+    exposure = wide[covered].sum(axis=1)
+    exposure.index.name = "locality"
+    chosen_unit = unit if unit is not None else (d["unit"].iloc[0] if len(d) else "exposure")
+    return exposure, chosen_unit, warnings
+
+
+def funnel_table(
+    assignments: pd.DataFrame,
+    *,
+    group_by: str = "locality",
+    denominators: pd.DataFrame | None = None,
+    unit: str | None = None,
+    adjustment: str = "auto",
+    method: str = "exact",
+    period: str = "month",
+) -> pd.DataFrame:
+    """Funnel limits and flags for every theme x group (DESIGN ``funnel.csv``).
+
+    Without denominators the indicator is the share of a group's incidents in the theme,
+    against the group's incident count. With denominators (locality only) it is the theme's
+    incidents per unit of exposure (e.g. per occupied bed day), against the exposure.
+    Columns: ``theme_id, theme_label, locality, events, n, proportion, target, lower95,
+    upper95, lower998, upper998, flag`` plus ``group_by, kind, unit, phi, tau2, p_value,
+    adjustment, limit_method``. ``T00`` (unthemed) is kept but not flagged (empty flag).
+    Warnings about localities without denominators are in ``attrs["warnings"]`` and the
+    per-theme dispersion details in ``attrs["dispersion"]``.
+    """
+    _require(assignments, ["theme_id", group_by], "assignments")
+    theme = assignments["theme_id"].astype(str)
+    group = assignments[group_by].astype(str)
+    counts = pd.crosstab(theme, group)
+    labels = _labels(assignments)
+    warnings: list[str] = []
+    if denominators is not None:
+        if group_by != "locality":
+            raise ParameterError("denominators are per locality: use them with --group-by locality")
+        _require(assignments, ["incident_date"], "assignments")
+        from sgreview.spc import period_labels, period_starts
+
+        months = period_labels(period_starts(pd.to_datetime(assignments["incident_date"]), "month"),
+                               "month")
+        exposure, unit_used, warnings = prepare_denominators(
+            denominators, counts.columns, pd.unique(months), unit=unit,
+            source=denominators.attrs.get("source", "denominators"))
+        # Localities with exposure but no incidents are real zeros.
+        keep = sorted(exposure.index)
+        counts = counts.reindex(columns=keep, fill_value=0)
+        size = exposure.reindex(keep).to_numpy(float)
+        kind = "rate"
+    else:
+        size = counts.sum(axis=0).to_numpy(float)
+        kind, unit_used = "proportion", "incidents"
+    frames, details = [], {}
+    for theme_id, events in counts.iterrows():
+        rows, disp = funnel_units(events.to_numpy(float), size, kind=kind,
+                                  adjustment=adjustment, method=method)
+        rows.insert(0, "locality", counts.columns.to_numpy())
+        rows.insert(0, "theme_label", labels.get(theme_id, theme_id))
+        rows.insert(0, "theme_id", theme_id)
+        if theme_id == UNTHEMED:
+            rows["flag"] = ""
+        rows = rows.assign(group_by=group_by, kind=kind, unit=unit_used, phi=disp["phi"],
+                           tau2=disp["tau2"], p_value=disp["p_value"],
+                           adjustment=disp["adjustment"])
+        frames.append(rows)
+        details[theme_id] = disp
+    cols = ["theme_id", "theme_label", "locality", "events", "n", "proportion", "target",
+            *LIMIT_COLUMNS, "flag", "group_by", "kind", "unit", "phi", "tau2", "p_value",
+            "adjustment", "limit_method"]
+    table = pd.concat(frames, ignore_index=True)[cols] if frames else pd.DataFrame(columns=cols)
+    table.attrs["warnings"] = warnings
+    table.attrs["dispersion"] = details
+    return table
+
+
+def _labels(assignments: pd.DataFrame) -> dict:
+    theme = assignments["theme_id"].astype(str)
+    if "theme_label" not in assignments.columns:
+        return {t: t for t in theme.unique()}
+    return assignments["theme_label"].astype(str).groupby(theme).first().to_dict()

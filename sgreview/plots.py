@@ -1,0 +1,242 @@
+"""Figures for the comparison: funnel plots, Making Data Count XmR charts, theme heatmaps.
+
+Every function returns a :class:`matplotlib.figure.Figure` built without pyplot, so no
+global figure state builds up in a long notebook or a batch of reports (nothing to close,
+no backend to choose). Every count written on a figure (labels, annotations) passes through
+a :class:`~sgreview.disclosure.DisclosurePolicy`; the default is the reviewer policy. Points
+and lines are drawn at their true values, as in published funnel and SPC charts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import matplotlib.dates as mdates
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import PercentFormatter
+
+from sgreview.disclosure import REVIEWER, DisclosurePolicy
+from sgreview.funnel import funnel_limits
+from sgreview.spc import COLOURS, variation_icon
+
+DPI = 90
+FLAG_COLOURS = {
+    "alarm_high": "#d5281b",
+    "alert_high": "#ed8b00",
+    "within": "#4c6272",
+    "alert_low": "#0072c6",
+    "alarm_low": "#003087",
+    "": "#aeb7bd",
+}
+POINT_COLOURS = {
+    "common_cause": COLOURS["common_cause"],
+    "special_cause_improvement": COLOURS["improvement"],
+    "special_cause_concern": COLOURS["concern"],
+    "special_cause_neutral_high": COLOURS["neutral"],
+    "special_cause_neutral_low": COLOURS["neutral"],
+}
+
+
+def funnel_plot(
+    rows: pd.DataFrame,
+    policy: DisclosurePolicy = REVIEWER,
+    *,
+    title: str | None = None,
+    figsize: tuple[float, float] = (7.5, 4.8),
+) -> Figure:
+    """Funnel plot for one theme from its :func:`sgreview.funnel.funnel_table` rows.
+
+    Limits are redrawn on a fine grid with the same target, kind and adjustment as the
+    table, so the curves are the ones the flags were judged against. Flagged groups are
+    labelled by name; the caption gives the target and the adjustment used (phi, tau^2).
+    Groups are never ranked.
+    """
+    rows = rows[rows["n"] > 0]
+    fig = Figure(figsize=figsize, dpi=DPI)
+    ax = fig.add_subplot()
+    if rows.empty:
+        ax.text(0.5, 0.5, "No incidents to compare", ha="center", va="center",
+                transform=ax.transAxes)
+        ax.set_axis_off()
+        return fig
+    first = rows.iloc[0]
+    kind = str(first.get("kind", "proportion"))
+    target = float(first["target"])
+    adjustment = str(first.get("adjustment", "none"))
+    tau2 = float(first["tau2"]) if adjustment == "additive" else 0.0
+    phi = float(first["phi"]) if adjustment == "multiplicative" and first["phi"] > 1 else 1.0
+    n_max = float(rows["n"].max())
+    grid = np.linspace(max(n_max / 400, 1e-9), n_max * 1.05, 400)
+    if kind == "proportion":
+        grid = np.unique(np.maximum(1.0, np.round(grid)))  # whole incidents
+    lim = funnel_limits(grid, target, kind=kind, tau2=tau2, phi=phi)
+    scale = 100.0 if kind == "proportion" else 1.0
+    ax.plot(grid, lim["upper998"] * scale, color="#425563", lw=1.2, ls="--", label="99.8% limits")
+    ax.plot(grid, lim["lower998"] * scale, color="#425563", lw=1.2, ls="--")
+    ax.plot(grid, lim["upper95"] * scale, color="#768692", lw=1.0, ls=":", label="95% limits")
+    ax.plot(grid, lim["lower95"] * scale, color="#768692", lw=1.0, ls=":")
+    ax.axhline(target * scale, color="#231f20", lw=1.0, label="overall")
+    flags = rows["flag"].fillna("").astype(str)
+    ax.scatter(rows["n"], rows["proportion"] * scale, s=36, zorder=3,
+               c=[FLAG_COLOURS.get(f, FLAG_COLOURS["within"]) for f in flags],
+               edgecolor="white", linewidth=0.6)
+    for (_, row), flag in zip(rows.iterrows(), flags, strict=True):
+        if flag.startswith(("alarm", "alert")):
+            ax.annotate(str(row["locality"]), (row["n"], row["proportion"] * scale),
+                        xytext=(4, 4), textcoords="offset points", fontsize=8)
+    if kind == "proportion":
+        ax.yaxis.set_major_formatter(PercentFormatter(decimals=0))
+        ax.set_ylabel("share of the group's incidents")
+        ax.set_xlabel("incidents in the group")
+    else:
+        unit = str(first.get("unit", "exposure")).replace("_", " ")
+        ax.set_ylabel(f"incidents per {unit}")
+        ax.set_xlabel(unit)
+    ax.set_ylim(bottom=0)
+    label = str(first.get("theme_label", first.get("theme_id", "")))
+    total = policy.format_counts([rows["events"].sum()])[0]
+    ax.set_title(title or f"{label} (all groups: {total} incidents)", fontsize=11)
+    note = "no over-dispersion adjustment"
+    if adjustment == "additive":
+        note = f"additive adjustment, tau\u00b2 = {tau2:.2g} (phi = {float(first['phi']):.2f})"
+    elif adjustment == "multiplicative":
+        note = f"multiplicative adjustment, phi = {phi:.2f}"
+    ax.text(0.99, 0.98, note, transform=ax.transAxes, ha="right", va="top", fontsize=8,
+            color="#425563")
+    handles = [Line2D([], [], marker="o", ls="", color=FLAG_COLOURS[f], label=f.replace("_", " "))
+               for f in ("alarm_high", "alert_high", "within", "alert_low", "alarm_low")
+               if (flags == f).any()]
+    ax.legend(handles=ax.get_legend_handles_labels()[0] + handles, fontsize=8, loc="upper right",
+              bbox_to_anchor=(1.0, 0.92), frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def _draw_spc(ax, chart: pd.DataFrame, *, improvement_direction: str, policy: DisclosurePolicy,
+              compact: bool = False) -> None:
+    x = chart["period_start"] if "period_start" in chart else chart["period"]
+    with contextlib.suppress(TypeError, ValueError):  # periods read from CSV are text
+        x = pd.to_datetime(x)
+    x = pd.Series(np.asarray(x), index=chart.index)
+    ax.plot(x, chart["value"], color=COLOURS["common_cause"], lw=1.2, zorder=1)
+    groups = chart["rebase_group"] if "rebase_group" in chart else pd.Series(0, index=chart.index)
+    for _, grp in chart.groupby(groups, sort=True):
+        gx = x.loc[grp.index]
+        ax.plot(gx, grp["centre"], color="#231f20", lw=1.0)
+        ax.plot(gx, grp["upper"], color="#768692", lw=1.0, ls="--")
+        ax.plot(gx, grp["lower"], color="#768692", lw=1.0, ls="--")
+    colours = [POINT_COLOURS.get(p, COLOURS["common_cause"]) for p in chart["point_type"]]
+    ax.scatter(x, chart["value"], c=colours, s=14 if compact else 22, zorder=2)
+    icon = variation_icon(chart, improvement_direction)
+    text = icon["label"]
+    if compact:
+        text = "common cause" if icon["kind"] == "common_cause" else f"{icon['kind']} ({icon['side']})"
+    ax.text(0.01, 1.0, text, transform=ax.transAxes, ha="left", va="bottom",
+            fontsize=7 if compact else 8, color=icon["colour"])
+    provisional = bool(chart["provisional"].iloc[-1]) if "provisional" in chart else len(chart) < 13
+    if provisional:
+        ax.text(0.99, 0.02, "provisional limits (< 13 points)", transform=ax.transAxes,
+                ha="right", va="bottom", fontsize=7, color="#768692")
+    # Counts cannot go below zero: a negative lower limit is not drawn below the axis.
+    ax.set_ylim(bottom=min(0.0, float(chart["value"].min())))
+    if pd.api.types.is_datetime64_any_dtype(x):
+        locator = mdates.AutoDateLocator(minticks=3, maxticks=6 if compact else 10)
+        locator.intervald[mdates.MONTHLY] = [1, 2, 3, 4, 6, 12]
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    ax.tick_params(labelsize=7 if compact else 8)
+
+
+def spc_chart(
+    chart: pd.DataFrame,
+    *,
+    title: str = "",
+    improvement_direction: str = "neutral",
+    policy: DisclosurePolicy = REVIEWER,
+    figsize: tuple[float, float] = (8.0, 3.6),
+) -> Figure:
+    """One Making Data Count XmR chart (from :func:`sgreview.spc.xmr` or one series of
+    :func:`sgreview.spc.spc_table`), with MDC colours and the latest-point variation icon."""
+    fig = Figure(figsize=figsize, dpi=DPI)
+    ax = fig.add_subplot()
+    _draw_spc(ax, chart, improvement_direction=improvement_direction, policy=policy)
+    total = policy.format_counts([chart["value"].sum()])[0]
+    ax.set_title(f"{title} ({total} incidents)" if title else f"{total} incidents", fontsize=11)
+    ax.set_ylabel("incidents per period")
+    fig.tight_layout()
+    return fig
+
+
+def spc_small_multiples(
+    spc: pd.DataFrame,
+    *,
+    theme_id: str | None = None,
+    locality: str | None = None,
+    improvement_direction: str = "neutral",
+    policy: DisclosurePolicy = REVIEWER,
+    ncols: int = 4,
+) -> Figure:
+    """A grid of XmR charts from :func:`sgreview.spc.spc_table`: one theme across groups
+    (``theme_id``) or one group across themes (``locality``). Each panel keeps its own
+    y-axis; titles carry the (disclosure-controlled) total."""
+    data = spc
+    if theme_id is not None:
+        data = data[data["theme_id"] == theme_id]
+        key = "locality"
+    elif locality is not None:
+        data = data[data["locality"] == locality]
+        key = "theme_label" if "theme_label" in data else "theme_id"
+    else:
+        raise ValueError("give theme_id or locality")
+    panels = list(dict.fromkeys(data[key].astype(str)))
+    nrows = max(1, -(-len(panels) // ncols))
+    fig = Figure(figsize=(3.2 * ncols, 2.3 * nrows), dpi=DPI)
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    for ax, name in zip(axes.ravel(), panels, strict=False):
+        chart = data[data[key].astype(str) == name]
+        _draw_spc(ax, chart, improvement_direction=improvement_direction, policy=policy,
+                  compact=True)
+        ax.set_title(policy.label(name, chart["value"].sum()), fontsize=9, pad=12)
+    for ax in axes.ravel()[len(panels):]:
+        ax.set_axis_off()
+    fig.tight_layout()
+    return fig
+
+
+def theme_heatmap(crosstab, policy: DisclosurePolicy = REVIEWER, *,
+                  figsize: tuple[float, float] | None = None) -> Figure:
+    """Heatmap of adjusted standardised residuals (theme x group), annotated with
+    disclosure-controlled counts; cells that stand out (|residual| > 3.09) are marked
+    with a triangle pointing up (more than expected) or down (fewer)."""
+    counts = crosstab.counts
+    resid = crosstab.residuals.reindex_like(counts).astype(float)
+    labels = [crosstab.labels.get(t, t) for t in counts.index]
+    text = policy.suppress_table(counts).iloc[:-1, :-1].to_numpy()
+    hidden = policy.hidden_cells(counts).iloc[:-1, :-1].to_numpy()
+    table = crosstab.table.set_index(["theme_id", "locality"])["stands_out"]
+    marks = np.array([[table.get((t, g), "") for g in counts.columns] for t in counts.index])
+    # A hidden cell must not be given away by its colour or mark either.
+    shown = np.where(hidden, np.nan, resid.to_numpy())
+    annot = np.where(marks == "high", text + " \u25b2", np.where(marks == "low", text + " \u25bc", text))
+    annot = np.where(hidden, text, annot)
+    size = figsize or (1.2 + 0.9 * counts.shape[1], 1.0 + 0.38 * counts.shape[0])
+    fig = Figure(figsize=size, dpi=DPI)
+    ax = fig.add_subplot()
+    limit = max(float(np.nanmax(np.abs(shown))) if np.isfinite(shown).any() else 0.0, 3.1)
+    # Symmetric vmin/vmax centre the diverging map at 0 (seaborn's ``center`` warns on mpl 3.11).
+    sns.heatmap(pd.DataFrame(shown, index=labels, columns=counts.columns.astype(str)), ax=ax,
+                cmap="RdBu_r", vmin=-limit, vmax=limit, linewidths=0.5, linecolor="white",
+                cbar_kws={"label": "adjusted standardised residual"})
+    # Annotated by hand: seaborn skips masked cells, and hidden cells must still show "*".
+    for (i, j), label in np.ndenumerate(annot):
+        ax.text(j + 0.5, i + 0.5, label, ha="center", va="center", fontsize=7,
+                color="white" if abs(np.nan_to_num(shown[i, j])) > 0.6 * limit else "#231f20")
+    ax.set_xlabel(crosstab.group_by.replace("_", " "))
+    ax.set_ylabel("")
+    ax.tick_params(labelsize=8)
+    fig.tight_layout()
+    return fig

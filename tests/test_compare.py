@@ -1,0 +1,197 @@
+"""Theme x group comparison, the written tables, the CLI, the figures and planted signals."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from sgreview.cli import main
+from sgreview.compare import compare, prepare_assignments, theme_by_group, write_comparison
+from sgreview.errors import InputError
+
+
+def _assignments(counts: dict[tuple[str, str], int], months: int = 12) -> pd.DataFrame:
+    rows, i = [], 0
+    for (loc, theme), k in counts.items():
+        for _ in range(k):
+            rows.append((f"I{i}", loc, pd.Timestamp("2024-01-01") + pd.DateOffset(months=i % months),
+                         theme, theme.lower(), 0.9))
+            i += 1
+    return pd.DataFrame(rows, columns=["incident_id", "locality", "incident_date", "theme_id",
+                                       "theme_label", "score"])
+
+
+TABLE = {("North", "T01"): 30, ("North", "T02"): 10, ("South", "T01"): 10, ("South", "T02"): 30,
+         ("East", "T01"): 20, ("East", "T02"): 20}
+
+
+def test_crosstab_expected_residuals_and_chi_square_by_hand():
+    ct = theme_by_group(_assignments(TABLE))
+    o = np.array([[20, 30, 10], [20, 10, 30]], dtype=float)  # themes x (East, North, South)
+    e = o.sum(1, keepdims=True) @ o.sum(0, keepdims=True) / o.sum()
+    assert ct.counts.columns.tolist() == ["East", "North", "South"]
+    np.testing.assert_allclose(ct.expected.to_numpy(), e)
+    chi2 = ((o - e) ** 2 / e).sum()
+    assert ct.chi2 == pytest.approx(chi2) and ct.dof == 2
+    assert ct.p_value == pytest.approx(stats.chi2.sf(chi2, 2))
+    # Adjusted residual for North x T01: (30 - 20) / sqrt(20 (1 - 60/120) (1 - 40/120)).
+    row = ct.table.set_index(["theme_id", "locality"]).loc[("T01", "North")]
+    assert row["adj_residual"] == pytest.approx(10 / np.sqrt(20 * 0.5 * (2 / 3)))
+    assert row["share"] == pytest.approx(0.75) and row["o_e"] == pytest.approx(1.5)
+    assert row["stands_out"] == "high"
+
+
+def test_single_group_gives_no_chi_square_but_a_table():
+    ct = theme_by_group(_assignments({("North", "T01"): 5, ("North", "T02"): 3}))
+    assert np.isnan(ct.chi2) and ct.dof == 0
+    assert ct.table["count"].tolist() == [5, 3]
+
+
+def test_compare_writes_design_tables_atomically(tmp_path):
+    result = compare(_assignments(TABLE))
+    paths = write_comparison(result, tmp_path / "comparison")
+    names = sorted(p.name for p in paths)
+    assert names == ["dispersion.json", "funnel.csv", "spc.csv", "special_cause.csv",
+                     "theme_by_group.csv"]
+    funnel = pd.read_csv(tmp_path / "comparison" / "funnel.csv")
+    assert {"theme_id", "locality", "events", "n", "proportion", "target", "lower95", "upper95",
+            "lower998", "upper998", "flag"} <= set(funnel.columns)
+    spc = pd.read_csv(tmp_path / "comparison" / "spc.csv")
+    assert {"theme_id", "locality", "period", "value", "centre", "lower", "upper",
+            "special_cause", "rule"} <= set(spc.columns)
+    assert set(spc["locality"]) == {"East", "North", "South", "All"}
+    info = json.loads((tmp_path / "comparison" / "dispersion.json").read_text())
+    assert set(info["themes"]) == {"T01", "T02"}
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_any_column_can_be_the_group():
+    a = _assignments(TABLE)
+    a["harm"] = np.where(np.arange(len(a)) % 3 == 0, "moderate", "low")
+    result = compare(a, group_by="harm")
+    assert set(result.funnel["locality"]) == {"low", "moderate"}
+    assert set(result.funnel["group_by"]) == {"harm"}
+    assert set(result.spc["locality"]) == {"low", "moderate", "All"}
+    assert result.crosstab.counts.to_numpy().sum() == len(a)
+
+
+def test_blank_group_values_become_not_recorded_and_bad_rows_are_named():
+    a = _assignments(TABLE)
+    a["incident_date"] = a["incident_date"].dt.strftime("%d/%m/%Y")
+    a.loc[0, "locality"] = " "
+    assert prepare_assignments(a)["locality"].iloc[0] == "Not recorded"
+    a.loc[3, "incident_date"] = "31/02/2024"
+    with pytest.raises(InputError, match="row 5, column 'incident_date'.*not a date"):
+        prepare_assignments(a)
+    b = _assignments(TABLE)
+    b.loc[4, "incident_id"] = b.loc[2, "incident_id"]
+    with pytest.raises(InputError, match="duplicate incident_id"):
+        prepare_assignments(b)
+
+
+def _write(df: pd.DataFrame, path: Path) -> Path:
+    df.to_csv(path, index=False)
+    return path
+
+
+def test_cli_compare_writes_tables_and_rejects_bad_input_with_exit_2(tmp_path, capsys):
+    a = _write(_assignments(TABLE), tmp_path / "a.csv")
+    assert main(["compare", str(a), "--out", str(tmp_path / "out")]) == 0
+    assert (tmp_path / "out" / "funnel.csv").is_file()
+
+    assert main(["compare", str(a), "--out", str(tmp_path / "bad1"), "--group-by", "ward"]) == 2
+    err = capsys.readouterr().err
+    assert "ward" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+    no_theme = _write(_assignments(TABLE).drop(columns="theme_id"), tmp_path / "b.csv")
+    assert main(["compare", str(no_theme), "--out", str(tmp_path / "bad2")]) == 2
+    assert "theme_id" in capsys.readouterr().err
+
+    months = [f"2024-{m:02d}" for m in range(1, 13)]
+    den = pd.DataFrame([(loc, m, 100, "obd") for loc in ("North", "South", "East") for m in months],
+                       columns=["locality", "period", "denominator", "unit"])
+    zero = den.copy()
+    zero.loc[7, "denominator"] = 0
+    assert main(["compare", str(a), "--out", str(tmp_path / "bad3"), "--denominators",
+                 str(_write(zero, tmp_path / "d0.csv"))]) == 2
+    err = capsys.readouterr().err
+    assert "d0.csv" in err and "row 9" in err and "positive" in err
+    shifted = den.assign(period=den["period"].str.replace("2024", "2021"))
+    assert main(["compare", str(a), "--out", str(tmp_path / "bad4"), "--denominators",
+                 str(_write(shifted, tmp_path / "d1.csv"))]) == 2
+    assert "line up" in capsys.readouterr().err
+    partial = den[den["locality"] != "East"]
+    assert main(["compare", str(a), "--out", str(tmp_path / "ok2"), "--denominators",
+                 str(_write(partial, tmp_path / "d2.csv"))]) == 0
+    assert "missing_denominator: no denominator for East" in capsys.readouterr().err
+    assert not any((tmp_path / f"bad{i}").exists() for i in range(1, 5))
+
+
+def test_figures_render_with_suppressed_labels():
+    from sgreview.disclosure import REVIEWER
+    from sgreview.plots import funnel_plot, spc_chart, spc_small_multiples, theme_heatmap
+
+    result = compare(_assignments({**TABLE, ("West", "T01"): 3, ("West", "T02"): 2}))
+    f = result.funnel
+    fig = funnel_plot(f[f["theme_id"] == "T01"], REVIEWER)
+    assert "(all groups: 65 incidents)" in fig.axes[0].get_title()
+    spc = result.spc
+    west = spc[(spc["theme_id"] == "T01") & (spc["locality"] == "West")]
+    assert spc_chart(west, title="T01 West").axes[0].get_title() == "T01 West (* incidents)"
+    grid = spc_small_multiples(spc, theme_id="T01")
+    assert "West (n=*)" in [ax.get_title() for ax in grid.axes]
+    heat = theme_heatmap(result.crosstab, REVIEWER)
+    texts = [t.get_text() for t in heat.axes[0].texts]
+    assert "*" in texts and "3" not in texts and "2" not in texts
+
+
+def _planted_assignments(truth: pd.DataFrame) -> pd.DataFrame:
+    a = truth.rename(columns={"theme": "theme_id"}).assign(theme_label=lambda x: x["theme_id"])
+    a.loc[a["theme_id"] == "uninformative", "theme_id"] = "T00"
+    return a
+
+
+def test_planted_signals_are_found_in_the_synthetic_demo_data():
+    synth = pytest.importorskip("sgreview.synth")
+    data = synth.generate(seed=42)
+    sig = data.signals
+    a = _planted_assignments(data.truth)
+    result = compare(a)
+    f = result.funnel.set_index(["theme_id", "locality"])
+    raised = sig["raised_share"]
+    assert f.loc[(raised["theme"], raised["locality"]), "flag"] == "alarm_high"
+
+    spc = result.spc
+    rising = sig["rising"]
+    series = spc[(spc["theme_id"] == rising["theme"]) & (spc["locality"] == rising["locality"])]
+    after = series[series["period"] >= rising["start_month"]]
+    assert after["special_cause"].mean() > 0.5
+    assert (after.loc[after["special_cause"], "special_cause_type"].str.contains("Above")).all()
+
+    from sgreview.spc import change_after
+
+    fall = sig["falling"]
+    series = spc[(spc["theme_id"] == fall["theme"]) & (spc["locality"] == fall["locality"])]
+    values = pd.Series(series["value"].to_numpy(), index=pd.DatetimeIndex(series["period_start"]))
+    effect = change_after(values, fall["completion_date"], improvement_direction="decrease")
+    assert effect["effect"] == "improved" and effect["side"] == "low"
+    assert effect["after"]["centre"] < effect["baseline"]["centre"]
+
+
+def test_null_synthetic_data_flags_about_what_the_limits_imply():
+    synth = pytest.importorskip("sgreview.synth")
+    flags = []
+    for seed in range(3):
+        a = _planted_assignments(synth.generate(seed=seed, signals=False).truth)
+        f = compare(a).funnel
+        flags.append(f.loc[f["theme_id"] != "T00", "flag"])
+    flags = pd.concat(flags)
+    alarms = flags.str.startswith("alarm").mean()
+    alerts = (flags != "within").mean()
+    assert alarms < 0.02
+    assert alerts < 0.10

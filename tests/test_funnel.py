@@ -1,0 +1,318 @@
+"""Funnel limits, over-dispersion and flags: FunnelPlotR reference outputs and hand-computed cases."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from sgreview.errors import InputError, ParameterError
+from sgreview.funnel import (
+    Z95,
+    Z998,
+    dispersion,
+    funnel_limits,
+    funnel_table,
+    funnel_units,
+    funnelplotr,
+    prepare_denominators,
+)
+
+FLAGS_ALL = {"alarm_high", "alert_high", "within", "alert_low", "alarm_low"}
+REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "funnel"
+
+
+def _cases() -> list[dict]:
+    if not (REFERENCE / "cases.json").is_file():
+        return []
+    return json.loads((REFERENCE / "cases.json").read_text())["cases"]
+
+
+CASES = _cases()
+needs_reference = pytest.mark.skipif(not CASES, reason="reference outputs in ../shared/reference absent")
+
+
+def _run(case):
+    args = case["arguments"]
+    files = case["files"]
+    data = pd.read_csv(REFERENCE / files["input"])
+    out = funnelplotr(
+        data,
+        data_type=args["data_type"],
+        sr_method=args["sr_method"] if args["sr_method"] in ("SHMI", "CQC") else "SHMI",
+        limit=args["limit"],
+        draw_unadjusted=args["draw_unadjusted"],
+        draw_adjusted=args["draw_adjusted"],
+        multiplier=args["multiplier"],
+        trim_by=args["trim_by"],
+    )
+    units = pd.read_csv(REFERENCE / files["units"])
+    limits = pd.read_csv(REFERENCE / files["limits_lookup"])
+    return out, units, limits
+
+
+@needs_reference
+@pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
+def test_funnelplotr_units_limits_and_dispersion_match_reference(case):
+    out, units, limits = _run(case)
+    res = case["results"]
+    assert out["phi"] == pytest.approx(res["phi"], rel=1e-9, abs=1e-15)
+    assert out["tau2"] == pytest.approx(res["tau2"], rel=1e-9, abs=1e-15)
+    assert out["target"] == pytest.approx(res["target"], rel=1e-12)
+    assert out["n_units_used"] == res["n_units_used_for_phi"]
+    assert out["draw_adjusted"] == res["draw_adjusted_returned"]
+    assert out["draw_unadjusted"] == res["draw_unadjusted_returned"]
+    assert out["outliers"] == res["outlier_groups"]
+    assert out["units"]["group"].tolist() == units["group"].tolist()
+    for col in units.columns.drop("group"):
+        np.testing.assert_allclose(out["units"][col].to_numpy(float), units[col].to_numpy(float),
+                                   rtol=1e-9, atol=1e-12, err_msg=col)
+    assert len(out["limits"]) == res["limits_lookup_grid"]["n_rows"]
+    for col in limits.columns:
+        np.testing.assert_allclose(out["limits"][col].to_numpy(float), limits[col].to_numpy(float),
+                                   rtol=1e-9, atol=1e-12, err_msg=col)
+
+
+@needs_reference
+@pytest.mark.parametrize("case", [c for c in CASES if c["arguments"]["data_type"] == "SR"],
+                         ids=lambda c: c["id"])
+def test_own_closed_form_poisson_limits_equal_reference_unadjusted_limits(case):
+    _, units, _ = _run(case)
+    m = case["arguments"]["multiplier"]
+    ours = funnel_limits(units["denominator"].to_numpy(), 1.0, kind="rate", method="closed_form")
+    np.testing.assert_allclose(ours["lower998"] * m, units["LCL99"], rtol=1e-9)
+    np.testing.assert_allclose(ours["upper998"] * m, units["UCL99"], rtol=1e-9)
+    np.testing.assert_allclose(ours["lower95"] * m, units["LCL95"], rtol=1e-9)
+    np.testing.assert_allclose(ours["upper95"] * m, units["UCL95"], rtol=1e-9)
+
+
+@needs_reference
+def test_own_sqrt_scale_limits_are_the_cqc_limits_squared_back():
+    # README caveat 4: FunnelPlotR's CQC adjusted limits stay on the square-root scale,
+    # 1 -/+ z sqrt(1/4E + tau2). The indicator on that scale is sqrt(O/E), so the limits for
+    # O/E itself are their squares. sgreview's rate funnel squares back (correct formula).
+    case = next(c for c in CASES if c["id"] == "funnel_03_sr_cqc_od_mult100")
+    out, units, _ = _run(case)
+    tau2 = case["results"]["tau2"]
+    ours = funnel_limits(units["denominator"].to_numpy(), 1.0, kind="rate", tau2=tau2)
+    np.testing.assert_allclose(ours["lower998"], (units["OD99LCL"] / 100) ** 2, rtol=1e-9)
+    np.testing.assert_allclose(ours["upper998"], (units["OD99UCL"] / 100) ** 2, rtol=1e-9)
+    # And our dispersion on the square-root scale is the package's CQC phi and tau2.
+    disp = dispersion(units["numerator"], units["denominator"], 1.0, kind="rate")
+    assert disp["phi"] == pytest.approx(case["results"]["phi"], rel=1e-9)
+    assert disp["tau2"] == pytest.approx(tau2, rel=1e-9)
+
+
+@needs_reference
+@pytest.mark.parametrize("case", [c for c in CASES if c["arguments"]["data_type"] == "PR"],
+                         ids=lambda c: c["id"])
+def test_own_arcsine_limits_and_dispersion_match_reference_proportions(case):
+    out, units, _ = _run(case)
+    res = case["results"]
+    m = case["arguments"]["multiplier"]
+    disp = dispersion(units["numerator"], units["denominator"], res["target"])
+    assert disp["phi"] == pytest.approx(res["phi"], rel=1e-9)
+    assert disp["tau2"] == pytest.approx(res["tau2"], rel=1e-9)
+    n = units["denominator"].to_numpy(float)
+    adjusted = funnel_limits(n, res["target"], tau2=res["tau2"])
+    exact = funnel_limits(n, res["target"])
+    # README caveat 6: the package zeroes limits by comparing neighbouring grid rows. Where
+    # the arcsine limit is inside (0, 1) both use the same formula; ours is truncated at 0.
+    # Ours is also never narrower than the exact binomial limits (module docstring), so the
+    # expected value is the wider of the package's limit and the exact one.
+    inside = (np.arcsin(np.sqrt(res["target"])) - Z998 * np.sqrt(1 / (4 * n) + res["tau2"])) > 0
+    expected = np.fmin(units["OD99LCL"] / m, exact["lower998"])
+    np.testing.assert_allclose(adjusted["lower998"][inside], expected[inside], rtol=1e-9)
+    np.testing.assert_allclose(adjusted["upper998"],
+                               np.fmax(units["OD99UCL"] / m, exact["upper998"]), rtol=1e-9)
+    np.testing.assert_allclose(adjusted["lower95"],
+                               np.fmin(units["OD95LCL"] / m, exact["lower95"]), rtol=1e-9)
+    assert (adjusted["lower998"][~inside] == 0).all()
+    # Where the arcsine limit is the wider one (most units here), it is the package's number.
+    arcsine_wider = units["OD99UCL"] / m >= exact["upper998"]
+    assert arcsine_wider.mean() > 0.5
+
+
+def test_exact_limits_interpolate_between_counts_by_hand():
+    # Binomial n = 20, p0 = 0.1, upper 97.5%: r = 5 (F(4) = 0.9568 < 0.975 <= F(5) = 0.9887),
+    # a = (F(5) - 0.975) / P(X = 5); limit = (5 - a) / 20.
+    b = stats.binom(20, 0.1)
+    a = (b.cdf(5) - 0.975) / b.pmf(5)
+    lim = funnel_limits(np.array([20.0]), 0.1)
+    assert lim["upper95"][0] == pytest.approx((5 - a) / 20)
+    assert lim["method"][0] == "exact"
+    # Poisson, exposure 50 at rate 0.1 (E = 5), lower 0.1%: r = 0 -> negative -> 0.
+    rate = funnel_limits(np.array([50.0, 400.0]), 0.1, kind="rate")
+    assert rate["lower998"][0] == 0.0
+    p = stats.poisson(40)
+    r = p.ppf(0.001)
+    a = (p.cdf(r) - 0.001) / p.pmf(r)
+    assert rate["lower998"][1] == pytest.approx((r - a) / 400)
+
+
+def test_a_zero_count_in_a_tiny_group_is_not_flagged_low():
+    # P(0 of 1 | p0 = 0.24) = 0.76: nothing unusual. The closed-form lower limit is above 0.
+    closed = funnel_limits(np.array([1.0]), 0.24, method="closed_form")
+    assert closed["lower998"][0] > 0
+    rows, _ = funnel_units(np.array([0.0, 240.0, 240.0]), np.array([1.0, 1000.0, 1000.0]))
+    assert rows["flag"][0] == "within"
+
+
+def test_flags_agree_with_exact_tail_probabilities():
+    n, p0 = 60, 0.2
+    lim = funnel_limits(np.full(n + 1, float(n)), p0)
+    x = np.arange(n + 1)
+    below = x / n < lim["lower998"].to_numpy()
+    above = x / n > lim["upper998"].to_numpy()
+    b = stats.binom(n, p0)
+    np.testing.assert_array_equal(below, b.cdf(x) < 0.001)
+    # Upper: flagged from the 99.9% quantile count up (interpolation, Spiegelhalter 2005).
+    assert x[above].min() == b.ppf(0.999)
+
+
+def test_closed_form_binomial_limits_by_hand():
+    n, p0 = np.array([20.0, 200.0]), 0.1
+    lim = funnel_limits(n, p0, method="closed_form")
+    assert lim["lower95"][0] == pytest.approx(stats.beta.ppf(0.025, 2, 19))
+    assert lim["upper95"][0] == pytest.approx(stats.beta.ppf(0.975, 3, 18))
+    assert lim["upper998"][1] == pytest.approx(stats.beta.ppf(0.999, 21, 180))
+
+
+def test_normal_approximation_only_where_valid():
+    lim = funnel_limits(np.array([20.0, 1000.0]), 0.1, method="normal")
+    assert lim["method"].tolist() == ["exact", "normal"]
+    half = Z95 * np.sqrt(0.1 * 0.9 / 1000)
+    assert lim["lower95"][1] == pytest.approx(0.1 - half)
+    assert lim["upper95"][1] == pytest.approx(0.1 + half)
+    assert lim["lower95"][0] == funnel_limits(np.array([20.0]), 0.1)["lower95"][0]
+
+
+def test_adjusted_arcsine_limits_by_hand_and_truncated_at_zero():
+    lim = funnel_limits(np.array([10.0, 400.0]), 0.05, tau2=0.002)
+    y0 = np.arcsin(np.sqrt(0.05))
+    sd = np.sqrt(1 / (4 * 400) + 0.002)
+    assert lim["upper998"][1] == pytest.approx(np.sin(y0 + Z998 * sd) ** 2)
+    assert lim["lower95"][1] == pytest.approx(np.sin(y0 - Z95 * sd) ** 2)
+    assert lim["lower998"][0] == 0.0  # y0 - z sd < 0: truncated, not reflected upwards
+    mult = funnel_limits(np.array([400.0]), 0.05, phi=2.0)
+    assert mult["upper95"][0] == pytest.approx(np.sin(y0 + Z95 * np.sqrt(2 / 1600)) ** 2)
+
+
+def test_dispersion_phi_and_dersimonian_laird_tau2_by_hand():
+    events = np.array([5, 10, 20, 15, 30, 12, 8, 25, 18, 40], dtype=float)
+    n = np.array([100, 100, 150, 120, 160, 140, 90, 130, 110, 200], dtype=float)
+    p0 = events.sum() / n.sum()
+    z = (np.arcsin(np.sqrt(events / n)) - np.arcsin(np.sqrt(p0))) * 2 * np.sqrt(n)
+    lo, hi = np.quantile(z, [0.1, 0.9])
+    zw = np.clip(z, lo, hi)
+    phi = np.mean(zw**2)
+    w = 4 * n
+    tau2 = max(0.0, (10 * phi - 9) / (w.sum() - (w**2).sum() / w.sum()))
+    disp = dispersion(events, n, p0)
+    assert disp["phi"] == pytest.approx(phi)
+    assert disp["tau2"] == pytest.approx(tau2)
+    assert disp["p_value"] == pytest.approx(stats.chi2.sf(10 * phi, 9))
+
+
+def test_flags_alarm_and_alert_and_auto_adjustment_is_reported():
+    rng = np.random.default_rng(7)
+    n = rng.integers(200, 600, 40).astype(float)
+    events = rng.binomial(n.astype(int), 0.1).astype(float)
+    events[0] = n[0] * 0.3  # a planted high unit
+    rows, disp = funnel_units(events, n)
+    assert rows["flag"].iloc[0] == "alarm_high"
+    assert disp["adjustment"] in ("none", "additive")
+    assert set(rows["flag"]) <= {"alarm_high", "alert_high", "within", "alert_low", "alarm_low"}
+    none_rows, none_disp = funnel_units(events, n, adjustment="none")
+    assert none_disp["adjustment"] == "none" and none_disp["tau2_used"] == 0.0
+    with pytest.raises(ParameterError):
+        funnel_units(events, n, adjustment="both")
+
+
+def _assignments(rows):
+    return pd.DataFrame(rows, columns=["incident_id", "locality", "incident_date", "theme_id",
+                                       "theme_label"])
+
+
+def _grid(counts: dict[tuple[str, str], int]) -> pd.DataFrame:
+    rows, i = [], 0
+    for (loc, theme), k in counts.items():
+        for _ in range(k):
+            rows.append((str(i), loc, f"2024-{1 + i % 12:02d}-05", theme, theme.lower()))
+            i += 1
+    return _assignments(rows)
+
+
+def test_funnel_table_shares_per_group_and_unthemed_is_not_flagged():
+    a = _grid({("North", "T01"): 10, ("North", "T00"): 30, ("South", "T01"): 2,
+               ("South", "T00"): 38, ("East", "T00"): 40})
+    table = funnel_table(a)
+    t01 = table[table.theme_id == "T01"].set_index("locality")
+    assert t01.loc["East", "events"] == 0  # theme absent in a group: a real zero
+    assert t01.loc["North", "proportion"] == pytest.approx(0.25)
+    assert t01["target"].iloc[0] == pytest.approx(12 / 120)
+    assert (table.loc[table.theme_id == "T00", "flag"] == "").all()
+    assert set(table.columns) >= {"theme_id", "locality", "events", "n", "proportion", "target",
+                                  "lower95", "upper95", "lower998", "upper998", "flag", "phi",
+                                  "tau2", "adjustment"}
+
+
+def test_single_group_and_theme_absent_everywhere_do_not_fail():
+    a = _grid({("North", "T01"): 5, ("North", "T02"): 0, ("North", "T00"): 5})
+    table = funnel_table(a)
+    assert (table["flag"].isin(["within", ""])).all()
+    rows, disp = funnel_units(np.array([0.0, 0.0]), np.array([10.0, 20.0]))
+    assert disp["phi"] == 1.0 and (rows["flag"] == "within").all()
+
+
+def _denominators(rows):
+    return pd.DataFrame(rows, columns=["locality", "period", "denominator", "unit"])
+
+
+def test_rate_funnel_uses_exposure_and_names_localities_without_denominators():
+    a = _grid({("North", "T01"): 12, ("South", "T01"): 12, ("East", "T01"): 12,
+               ("West", "T01"): 12})
+    months = [f"2024-{m:02d}" for m in range(1, 13)]
+    den = _denominators([(loc, m, size, "occupied bed days") for loc, size in
+                         (("North", 100), ("South", 200), ("East", 400)) for m in months])
+    table = funnel_table(a, denominators=den)
+    assert table.attrs["warnings"] == ["missing_denominator: no denominator for West"]
+    north = table.set_index("locality").loc["North"]
+    assert north["n"] == 1200 and north["kind"] == "rate"
+    assert north["target"] == pytest.approx(36 / 8400)
+    assert north["unit"] == "occupied bed days"
+
+
+def test_a_locality_with_exposure_but_no_incidents_is_a_real_zero():
+    a = _grid({("North", "T01"): 12, ("South", "T01"): 12})
+    months = [f"2024-{m:02d}" for m in range(1, 13)]
+    den = _denominators([(loc, m, 100, "obd") for loc in ("North", "South", "Quiet")
+                         for m in months])
+    table = funnel_table(a, denominators=den).set_index("locality")
+    assert table.loc["Quiet", "events"] == 0 and table.loc["Quiet", "n"] == 1200
+    assert table.loc["Quiet", "proportion"] == 0
+    assert table.loc["Quiet", "flag"] in FLAGS_ALL
+
+
+def test_denominators_reject_bad_values_and_misaligned_periods():
+    ok = [("North", "2024-01", 100, "obd"), ("South", "2024-01", 80, "obd")]
+    exposure, unit, warnings = prepare_denominators(_denominators(ok), ["North", "South"], ["2024-01"])
+    assert exposure.to_dict() == {"North": 100, "South": 80} and unit == "obd" and not warnings
+    with pytest.raises(InputError, match="positive number"):
+        prepare_denominators(_denominators([("North", "2024-01", 0, "obd")]), ["North"], ["2024-01"])
+    with pytest.raises(InputError, match="positive number"):
+        prepare_denominators(_denominators([("North", "2024-01", -3, "obd")]), ["North"], ["2024-01"])
+    with pytest.raises(InputError, match="line up"):
+        prepare_denominators(_denominators(ok), ["North"], ["2023-06"])
+    with pytest.raises(InputError, match="no column"):
+        prepare_denominators(pd.DataFrame({"locality": ["North"]}), ["North"], ["2024-01"])
+    two_units = ok + [("North", "2024-01", 9, "caseload")]
+    with pytest.raises(InputError, match="--unit"):
+        prepare_denominators(_denominators(two_units), ["North"], ["2024-01"])
+    exposure, unit, _ = prepare_denominators(_denominators(two_units), ["North"], ["2024-01"],
+                                             unit="caseload")
+    assert exposure.to_dict() == {"North": 9}
