@@ -1,0 +1,557 @@
+"""Learning summaries: actions register, action effects, case sets and the 7-minute briefing."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from scipy import stats
+
+from sgreview.disclosure import DisclosurePolicy
+from sgreview.errors import InputError, ParameterError
+from sgreview.learning import (
+    ACTION_COLUMNS,
+    ActionsRegisterError,
+    action_effects,
+    build_briefing,
+    detect_practice_themes,
+    effect_charts,
+    learning_summary,
+    load_actions,
+    rate_ratio,
+    run_learning,
+    select_case_set,
+    write_learning,
+)
+from sgreview.learning.briefing import QUESTION_BANK, TITLES, load_question_bank
+from sgreview.redact import contains_identifiers
+
+THEMES = pd.DataFrame({
+    "theme_id": ["T01", "T02", "T03"],
+    "theme_label": ["Self-harm: ligature, cut", "Absconding: leave, AWOL", "Financial abuse: money"],
+    "taxonomy_key": ["self_harm", "absconding", "financial_abuse"],
+    "top_terms": ["ligature; cut; self-harm", "leave; awol; returned", "money; bank; cash"],
+})
+PRACTICE = [
+    {"key": "information_sharing_records", "name": "Information sharing and record keeping",
+     "terms": ["not shared", "records"], "seips": "tools and technology"},
+    {"key": "carers_family", "name": "Carers and family involvement",
+     "terms": ["family", "carer"], "seips": "external environment"},
+    {"key": "homelessness", "name": "Homelessness and housing", "terms": ["homeless"],
+     "seips": "external environment"},
+]
+NHS = "999 123 4560"
+PHONE = "07700 900123"
+POLICY = DisclosurePolicy(threshold=7, base=5)
+
+
+def _register(**overrides) -> pd.DataFrame:
+    base = {
+        "action_id": ["A1", "A2", "A3"],
+        "theme": ["self_harm", "Absconding: leave, AWOL", "T03"],
+        "locality": ["North", "", "all"],
+        "description": ["Anti-ligature fittings", "Leave checklist", "Money checks"],
+        "owner": ["Ward manager", "Matron", "Team lead"],
+        "agreed_date": ["2023-01-10", "10/02/2023", "2023-03-01"],
+        "due_date": ["2023-06-30", "30/06/2023", "2024-06-30"],
+        "completed_date": ["2023-06-15", "", ""],
+        "status": ["Completed", "open", "In progress"],
+    }
+    base.update(overrides)
+    return pd.DataFrame(base)
+
+
+def _org(seed: int = 3, fall_from: str = "2023-07", factor: float = 0.35) -> pd.DataFrame:
+    """Two years of incidents: T01 in North falls by ``factor`` from ``fall_from``; the rest flat."""
+    rng = np.random.default_rng(seed)
+    months = pd.period_range("2022-07", "2024-06", freq="M")
+    rows = []
+    for m in months:
+        for theme, loc, lam in (("T01", "North", 12.0), ("T01", "South", 10.0),
+                                ("T02", "North", 9.0), ("T02", "South", 9.0),
+                                ("T03", "South", 5.0)):
+            if theme == "T01" and loc == "North" and m >= pd.Period(fall_from, "M"):
+                lam *= factor
+            for day in rng.integers(0, m.days_in_month, rng.poisson(lam)):
+                rows.append((m.start_time + pd.Timedelta(days=int(day)), theme, loc))
+    df = pd.DataFrame(rows, columns=["incident_date", "theme_id", "locality"])
+    # Pin the data window to whole months at both ends.
+    edges = pd.DataFrame({"incident_date": [pd.Timestamp("2022-07-01"), pd.Timestamp("2024-06-30")],
+                          "theme_id": "T02", "locality": "South"})
+    df = pd.concat([df, edges], ignore_index=True).sort_values("incident_date", kind="stable")
+    df["incident_id"] = [f"INC{i:05d}" for i in range(len(df))]
+    df["theme_label"] = df["theme_id"].map(dict(zip(THEMES.theme_id, THEMES.theme_label, strict=True)))
+    df["narrative"] = "Routine record of the incident. Staff followed the care plan."
+    df["harm"] = "low"
+    df["case_ref"] = ""
+    return df.reset_index(drop=True)
+
+
+def _with_case_set(df: pd.DataFrame) -> pd.DataFrame:
+    """SAR-1: 12 T01 and 3 T02 incidents in North, 9 T03 in South, with identifiers planted."""
+    df = df.copy()
+    t1 = df.index[(df.theme_id == "T01") & (df.locality == "North")][:12]
+    t2 = df.index[(df.theme_id == "T02") & (df.locality == "North")][:3]
+    t3 = df.index[(df.theme_id == "T03") & (df.locality == "South")][:9]
+    df.loc[t1.union(t2).union(t3), "case_ref"] = "SAR-1"
+    df.loc[t1, "narrative"] = (
+        "Patient found with a ligature on the ward and it was cut by staff. "
+        f"Family were not told and records were not shared, NHS number {NHS} noted.")
+    df.loc[t1[0], "narrative"] = (
+        f"Mr John Smith rang on {PHONE} about a ligature and the cut was dressed.")
+    df.loc[t2, "narrative"] = "Did not return from leave and was reported AWOL; the carer phoned the ward."
+    df.loc[t3, "narrative"] = "Cash was taken from the bank card by a lodger. Police were informed."
+    return df
+
+
+# ------------------------------------------------------------------ actions register
+
+
+def test_load_actions_resolves_theme_by_key_label_or_id():
+    acts = load_actions(_register(), themes=THEMES, today="2024-01-01")
+    assert acts["theme_id"].tolist() == ["T01", "T02", "T03"]
+    assert acts["status"].tolist() == ["completed", "open", "in_progress"]
+    assert acts.loc[1, "agreed_date"] == pd.Timestamp("2023-02-10")  # UK day-first
+    assert acts.loc[0, "agreed_date"] == pd.Timestamp("2023-01-10")  # ISO, not swapped
+
+
+def test_overdue_means_live_and_past_due_at_today():
+    acts = load_actions(_register(), themes=THEMES, today="2024-01-01")
+    assert acts["overdue"].tolist() == [False, True, False]
+    assert acts.loc[1, "days_overdue"] == (pd.Timestamp("2024-01-01") - pd.Timestamp("2023-06-30")).days
+
+
+def test_rejects_unknown_theme_naming_row_and_known_keys():
+    with pytest.raises(ActionsRegisterError) as info:
+        load_actions(_register(theme=["self_harm", "ligatures", "T03"]), themes=THEMES,
+                     today="2024-01-01")
+    err = info.value
+    assert err.row == 3 and err.column == "theme"
+    assert "unknown theme" in str(err) and "absconding" in str(err)
+
+
+def test_rejects_missing_and_unreadable_dates():
+    with pytest.raises(ActionsRegisterError) as info:
+        load_actions(_register(agreed_date=["", "10/02/2023", "2023-03-01"],
+                               due_date=["2023-06-30", "soon", "2024-06-30"]),
+                     themes=THEMES, today="2024-01-01")
+    got = set(zip(info.value.problems["source_row"], info.value.problems["column"], strict=True))
+    assert got == {(2, "agreed_date"), (3, "due_date")}
+    assert "agreed_date is missing" in str(info.value)
+
+
+def test_rejects_due_date_before_agreed_date():
+    with pytest.raises(ActionsRegisterError) as info:
+        load_actions(_register(due_date=["2022-12-31", "30/06/2023", "2024-06-30"]),
+                     themes=THEMES, today="2024-01-01")
+    assert info.value.row == 2 and info.value.column == "due_date"
+    assert "due_date is before agreed_date" in str(info.value)
+
+
+def test_rejects_duplicate_action_ids_after_the_first():
+    with pytest.raises(ActionsRegisterError) as info:
+        load_actions(_register(action_id=["A1", "A2", "A1"]), themes=THEMES, today="2024-01-01")
+    p = info.value.problems
+    assert p[["source_row", "column"]].values.tolist() == [[4, "action_id"]]
+    assert "first used on row 2" in p.loc[0, "reason"]
+
+
+def test_register_error_keeps_every_problem_and_names_the_file(tmp_path):
+    path = tmp_path / "actions.csv"
+    _register(action_id=["A1", "A1", "A3"], theme=["self_harm", "nope", "T03"],
+              status=["Completed", "open", "maybe"]).to_csv(path, index=False)
+    with pytest.raises(ActionsRegisterError) as info:
+        load_actions(path, themes=THEMES, today="2024-01-01")
+    message = str(info.value)
+    assert message.startswith(f"{path}, row 3, column ")
+    assert "(and 2 more problems in the register)" in message
+    assert len(info.value.problems) == 3
+    assert isinstance(info.value, InputError)
+
+
+def test_taxonomy_theme_missing_from_the_model_is_kept_and_not_measured():
+    reg = _register(theme=["self_harm", "missed_escalation", "T03"],
+                    completed_date=["2023-06-15", "2023-06-15", ""],
+                    status=["Completed", "completed", "In progress"])
+    acts = load_actions(reg, themes=THEMES, today="2024-07-01")
+    assert acts.loc[1, "theme_label"] == "Missed escalation and physical deterioration"
+    assert pd.isna(acts.loc[1, "theme_id"])
+    df = _org()
+    eff = action_effects(acts, df).set_index("action_id")
+    assert eff.loc["A2", "effect"] == "not_measured"
+    assert "no theme for 'missed_escalation'" in eff.loc["A2", "reason"]
+    assert eff.loc["A1", "effect"] == "improved"
+    assert "A2" not in set(effect_charts(acts, df)["action_id"])
+
+
+def test_action_in_a_locality_with_no_incidents_is_not_measured():
+    df = _org()
+    acts = _actions_for(df)
+    acts.loc[0, "locality"] = "Nroth"
+    eff = action_effects(acts, df).set_index("action_id")
+    assert eff.loc["FALL", "effect"] == "not_measured"
+    assert "locality 'Nroth' has no incidents" in eff.loc["FALL", "reason"]
+
+
+def test_completed_action_needs_a_completion_date():
+    with pytest.raises(ActionsRegisterError, match="completed_date is missing"):
+        load_actions(_register(completed_date=["", "", ""]), themes=THEMES, today="2024-01-01")
+
+
+def test_register_without_required_column_is_an_input_error():
+    with pytest.raises(InputError, match="no 'owner' column"):
+        load_actions(_register().drop(columns="owner"), today="2024-01-01")
+
+
+# ------------------------------------------------------------------ rate ratio and effects
+
+
+def test_rate_ratio_matches_clopper_pearson_by_hand():
+    rr, lo, hi, p = rate_ratio(10, 12.0, 30, 18.0)
+    n, a = 40, 10
+    pl = stats.beta.ppf(0.025, a, n - a + 1)
+    pu = stats.beta.ppf(0.975, a + 1, n - a)
+    scale = 18.0 / 12.0
+    assert rr == pytest.approx((10 / 12) / (30 / 18))
+    assert lo == pytest.approx(pl / (1 - pl) * scale, rel=1e-9)
+    assert hi == pytest.approx(pu / (1 - pu) * scale, rel=1e-9)
+    assert p == pytest.approx(stats.binomtest(10, 40, 12 / 30).pvalue)
+
+
+def test_rate_ratio_with_no_events_after_has_zero_lower_limit():
+    rr, lo, hi, _ = rate_ratio(0, 6.0, 20, 12.0)
+    assert rr == 0 and lo == 0 and 0 < hi < 1
+
+
+def _actions_for(df: pd.DataFrame, completed: str = "2023-06-20") -> pd.DataFrame:
+    reg = pd.DataFrame({
+        "action_id": ["FALL", "CONTROL", "LATE", "OPEN"],
+        "theme": ["self_harm", "absconding", "financial_abuse", "absconding"],
+        "locality": ["North", "", "South", "North"],
+        "owner": ["Ward manager", "Matron", "Team lead", "Matron"],
+        "agreed_date": ["2023-01-05", "2023-01-05", "2024-01-05", "2024-01-05"],
+        "due_date": ["2023-06-30", "2023-06-30", "2024-04-30", "2024-03-31"],
+        "completed_date": [completed, completed, "2024-03-10", ""],
+        "status": ["completed", "completed", "completed", "open"],
+    })
+    return load_actions(reg, themes=THEMES, today="2024-07-01")
+
+
+def test_planted_fall_is_improved_and_control_is_no_change():
+    df = _org()
+    eff = action_effects(_actions_for(df), df).set_index("action_id")
+    assert eff.loc["FALL", "effect"] == "improved"
+    assert eff.loc["FALL", "ci_high"] < 1 and eff.loc["FALL", "rate_ratio"] < 0.5
+    assert eff.loc["CONTROL", "effect"] == "no_change"
+    assert eff.loc["CONTROL", "ci_low"] < 1 < eff.loc["CONTROL", "ci_high"]
+    # The completion month (2023-06) belongs to neither side.
+    assert eff.loc["FALL", "months_before"] == 11 and eff.loc["FALL", "months_after"] == 12
+    assert "shift" in eff.loc["FALL", "spc_signal"] or "below" in eff.loc["FALL", "spc_signal"]
+
+
+def test_too_early_says_how_many_periods_are_needed():
+    df = _org()
+    eff = action_effects(_actions_for(df), df).set_index("action_id")
+    assert eff.loc["LATE", "effect"] == "too_early"
+    assert eff.loc["LATE", "months_after"] == 3
+    assert "3 complete month(s) since completion" in eff.loc["LATE", "reason"]
+    assert "6 are needed" in eff.loc["LATE", "reason"]
+    assert eff.loc["OPEN", "effect"] == "too_early" and "open" in eff.loc["OPEN", "reason"]
+
+
+def test_rise_after_action_is_worse():
+    df = _org(fall_from="2023-07", factor=2.5)
+    eff = action_effects(_actions_for(df), df).set_index("action_id")
+    assert eff.loc["FALL", "effect"] == "worse"
+    assert eff.loc["FALL", "ci_low"] > 1
+
+
+def test_bonferroni_widens_the_interval_for_each_judged_action():
+    df = _org()
+    acts = _actions_for(df)
+    adj = action_effects(acts, df).set_index("action_id")
+    raw = action_effects(acts, df, adjust="none").set_index("action_id")
+    # FALL and CONTROL are judged (m = 2): each interval is at 97.5%.
+    assert adj.loc["FALL", "ci_level"] == pytest.approx(0.975)
+    assert raw.loc["FALL", "ci_level"] == pytest.approx(0.95)
+    assert adj.loc["FALL", "ci_high"] > raw.loc["FALL", "ci_high"]
+    assert "Bonferroni-adjusted for 2 actions" in adj.loc["FALL", "reason"]
+
+
+def test_effect_uses_denominators_as_exposure():
+    df = _org(factor=1.0)
+    periods = pd.period_range("2022-07", "2024-06", freq="M").astype(str)
+    # Exposure doubles after completion while counts stay flat: the rate halves.
+    dens = pd.DataFrame({"locality": "North", "period": periods, "unit": "occupied_bed_days",
+                         "denominator": np.where(periods > "2023-06", 2000.0, 1000.0)})
+    eff = action_effects(_actions_for(df).iloc[[0]], df, denominators=dens).iloc[0]
+    assert eff["rate_unit"] == "incidents per 1,000 occupied bed days"
+    assert eff["exposure_after"] == 12 * 2000.0
+    assert eff["rate_ratio"] == pytest.approx(
+        (eff["events_after"] / 24000) / (eff["events_before"] / 11000))
+
+
+def test_denominators_with_several_units_need_a_choice():
+    df = _org()
+    dens = pd.DataFrame({"locality": ["North", "North"], "period": ["2023-01", "2023-01"],
+                         "unit": ["caseload", "occupied_bed_days"], "denominator": [10, 20]})
+    with pytest.raises(ParameterError, match="several units"):
+        action_effects(_actions_for(df), df, denominators=dens)
+
+
+def test_effect_chart_is_rebased_at_completion():
+    df = _org()
+    chart = effect_charts(_actions_for(df).iloc[[0]], df)
+    assert set(chart["segment"]) == {"before", "completion", "after"}
+    after = chart[chart["segment"] == "after"]
+    before = chart[chart["segment"] == "before"]
+    assert after["rebase_group"].nunique() == 1 and before["rebase_group"].nunique() == 1
+    assert after["rebase_group"].iloc[0] != before["rebase_group"].iloc[0]
+    assert after["centre"].iloc[0] < before["centre"].iloc[0]
+
+
+def test_synthetic_generator_fall_is_improved_and_control_is_not():
+    from sgreview.synth.generate import generate
+
+    data = generate(6000, 42)
+    assignments = data.truth.rename(columns={"theme": "theme_id"})
+    acts = load_actions(data.actions, today=data.signals["as_of"])
+    eff = action_effects(acts, assignments).set_index("action_id")
+    planted = data.signals["falling"]["action_id"]
+    assert eff.loc[planted, "effect"] == "improved"
+    assert eff.loc["ACT-002", "effect"] in {"no_change", "too_early"}
+    assert eff.loc["ACT-007", "effect"] == "too_early"
+
+
+# ------------------------------------------------------------------ case sets
+
+
+def test_case_set_by_ids_case_ref_or_filter():
+    df = _with_case_set(_org())
+    by_ref = select_case_set(df, case_ref="sar-1")
+    assert len(by_ref) == 24
+    ids = by_ref["incident_id"].tolist()
+    assert select_case_set(df, incident_ids=ids)["incident_id"].tolist() == ids
+    filt = select_case_set(df, filter={"theme": "financial_abuse", "period": ["2024-01-01", "2024-03-31"]},
+                           themes=THEMES)
+    assert set(filt["theme_id"]) == {"T03"}
+    assert filt["incident_date"].between("2024-01-01", "2024-03-31").all()
+
+
+def test_case_set_matching_nothing_is_an_error():
+    df = _org()
+    with pytest.raises(InputError, match="case set 'SAR-9' matches no incidents"):
+        select_case_set(df, case_ref="SAR-9", name="SAR-9")
+
+
+def test_case_set_names_ids_not_in_the_data():
+    df = _org()
+    with pytest.raises(InputError, match="2 of 3 incident ids are not in the data.*INC99998"):
+        select_case_set(df, incident_ids=["INC00001", "INC99998", "INC99999"])
+
+
+def test_case_set_needs_exactly_one_route():
+    with pytest.raises(ParameterError, match="exactly one"):
+        select_case_set(_org(), case_ref="SAR-1", incident_ids=["INC00001"])
+    with pytest.raises(ParameterError, match="unknown filter key 'ward'"):
+        select_case_set(_org(), filter={"ward": "Oak"})
+
+
+# ------------------------------------------------------------------ briefing
+
+
+def _briefing(df: pd.DataFrame, case: pd.DataFrame):
+    acts = _actions_for(df)
+    eff = action_effects(acts, df)
+    return build_briefing("SAR-1", case, df, THEMES, None, eff, policy=POLICY,
+                          practice_themes=PRACTICE), eff
+
+
+def _section_headings(text: str) -> list[str]:
+    return re.findall(r"^## (\d)\. (.+)$", text, flags=re.M)
+
+
+def test_briefing_golden_structure_seven_sections_no_identifiers_small_counts_hidden():
+    df = _with_case_set(_org())
+    case = select_case_set(df, case_ref="SAR-1")
+    briefing, _ = _briefing(df, case)
+    md, html = briefing.to_markdown(), briefing.to_html()
+    assert _section_headings(md) == [(str(n), t) for n, t in TITLES.items()]
+    assert re.findall(r'<section id="section-(\d)">', html) == list("1234567")
+    for text in (md, html):
+        assert NHS not in text and PHONE not in text and "John Smith" not in text
+    lines = pd.Series([ln for ln in md.splitlines() if ln.startswith(">")])
+    assert len(lines) and not contains_identifiers(lines).any()
+    # 12 self-harm incidents show rounded to 10; 3 absconding are hidden, and so are the 9
+    # financial abuse ones, or 25 - 10 - 10 would give the hidden 3 away.
+    assert "This briefing covers 25 incidents" in md
+    assert "| Self-harm: ligature, cut | 10 | 50% |" in md
+    assert "| Absconding: leave, AWOL | * | * |" in md
+    assert "| Financial abuse: money | * | * |" in md
+    assert "| North | 15 |" in md and "| South | 10 |" in md
+    # Excerpts only for the theme above the threshold, each with its incident reference.
+    excerpts = [e for s in briefing.sections for e in s.excerpts]
+    # Financial abuse (9) may show examples though its count is hidden for secondary reasons.
+    assert excerpts and {e.theme_label for e in excerpts} == {"Self-harm: ligature, cut",
+                                                              "Financial abuse: money"}
+    assert all(e.incident_id in set(case["incident_id"]) for e in excerpts)
+    assert all(f"incident {e.incident_id}" in md for e in excerpts)
+
+
+GOLDEN_SKELETON = [
+    "# 7-minute briefing: SAR-1",
+    "## 1. Background",
+    "**Incidents by locality**",
+    "| Locality | Incidents |",
+    "## 2. Why it matters",
+    "**Case set themes against the whole organisation**",
+    "| Theme | Case set incidents | Share of case set | Organisation incidents | Share of organisation | Organisation trend |",
+    "## 3. What happened",
+    "**Incidents by theme**",
+    "| Theme | Incidents | Share of case set |",
+    "**Incidents by recorded harm**",
+    "| Harm | Incidents |",
+    "## 4. Key findings",
+    "## 5. Learning",
+    "**Practice themes**",
+    "| Practice theme | Incidents mentioning it | SEIPS factors |",
+    "## 6. Things to remember",
+    "**Completed actions and their effect**",
+    "| Action | Theme | Owner | Completed | Effect | Rate ratio after/before (CI) |",
+    "## 7. What to do",
+    "**Open actions**",
+    "| Action | Theme | Owner | Due | Status | Overdue |",
+    "**Carers and family involvement**",
+    "**Information sharing and record keeping**",
+    "**For every team**",
+]
+
+
+def test_briefing_skeleton_matches_golden():
+    df = _with_case_set(_org())
+    briefing, _ = _briefing(df, select_case_set(df, case_ref="SAR-1"))
+    lines = briefing.to_markdown().splitlines()
+    skeleton = [
+        line for i, line in enumerate(lines)
+        if line.startswith("#") or (line.startswith("**") and line.endswith("**"))
+        or (line.startswith("| ") and i + 1 < len(lines) and lines[i + 1].startswith("| ---"))
+    ]
+    assert skeleton == GOLDEN_SKELETON
+
+
+def test_briefing_escapes_record_text_in_html_and_markdown():
+    df = _with_case_set(_org())
+    first = df.index[df["case_ref"] == "SAR-1"][0]
+    df.loc[first, "narrative"] = "A ligature was cut <script>alert(1)</script> on the ward."
+    briefing, _ = _briefing(df, select_case_set(df, case_ref="SAR-1"))
+    for text in (briefing.to_html(), briefing.to_markdown()):
+        assert "<script>" not in text and "&lt;script&gt;" in text
+
+
+def test_briefing_actions_show_owner_effect_and_overdue():
+    df = _with_case_set(_org())
+    briefing, _ = _briefing(df, select_case_set(df, case_ref="SAR-1"))
+    s6, s7 = briefing.sections[5], briefing.sections[6]
+    assert any("Action FALL" in b and "Effect: improved" in b for b in s6.bullets)
+    assert any("Action CONTROL" in b and "Effect: no change" in b for b in s6.bullets)
+    open_rows = s7.tables[0]
+    assert open_rows.rows[0][0] == "OPEN" and open_rows.highlight == [True]
+    assert open_rows.rows[0][5].startswith("yes, ")
+    assert "**OPEN**" in briefing.to_markdown() and 'class="overdue"' in briefing.to_html()
+
+
+def test_briefing_questions_come_from_the_bank_for_detected_practice_themes():
+    df = _with_case_set(_org())
+    briefing, _ = _briefing(df, select_case_set(df, case_ref="SAR-1"))
+    bank = load_question_bank()
+    asked = dict(briefing.sections[6].questions)
+    assert asked["Information sharing and record keeping"] == \
+        bank["practice_themes"]["information_sharing_records"]["questions"]
+    assert "Carers and family involvement" in asked
+    assert "Homelessness and housing" not in asked  # no narrative mentions it
+    pt = briefing.tables["practice_themes"].set_index("practice_theme")
+    assert pt.loc["information_sharing_records", "incidents"] == 11  # not the first narrative
+    assert pt.loc["carers_family", "incidents"] == 14
+
+
+def test_fully_suppressed_case_set_says_so_instead_of_an_empty_briefing():
+    df = _org()
+    case = df[(df.theme_id == "T03")].head(5)
+    briefing, _ = _briefing(df, case)
+    md = briefing.to_markdown()
+    assert briefing.fully_suppressed
+    assert _section_headings(md) == [(str(n), t) for n, t in TITLES.items()]
+    assert "fewer than 8 incidents" in md
+    assert "every count in this case set is below the disclosure threshold" in md.lower()
+    assert md.count("This part is suppressed") == 3
+    assert not [e for s in briefing.sections for e in s.excerpts]
+    assert "Financial abuse: money" not in md.split("## 6.")[0]
+
+
+def test_detect_practice_themes_on_word_boundaries():
+    texts = pd.Series(["The family visited.", "Records were not shared.", "Familiar place, recordsroom"])
+    hits = detect_practice_themes(texts, PRACTICE)
+    assert hits["carers_family"].tolist() == [True, False, False]
+    assert hits["information_sharing_records"].tolist() == [False, True, False]
+
+
+def test_question_bank_covers_every_taxonomy_practice_theme():
+    from sgreview.themes.labels import load_taxonomy
+
+    keys = {t["key"] for t in load_taxonomy()["practice_themes"]}
+    bank = yaml.safe_load(QUESTION_BANK.read_text(encoding="utf-8"))
+    assert keys <= set(bank["practice_themes"])
+    assert all(len(v["questions"]) >= 3 for v in bank["practice_themes"].values())
+
+
+# ------------------------------------------------------------------ outputs
+
+
+def test_write_learning_writes_every_output_and_replaces_atomically(tmp_path):
+    df = _with_case_set(_org())
+    briefing, eff = _briefing(df, select_case_set(df, case_ref="SAR-1"))
+    out = tmp_path / "learning" / "SAR-1"
+    paths = write_learning(briefing, eff, out, charts=effect_charts(_actions_for(df), df))
+    for name in ("briefing.md", "briefing.html", "briefing.docx", "actions.csv", "summary.json",
+                 "tables/theme_comparison.csv", "tables/practice_themes.csv",
+                 "tables/effect_chart.csv"):
+        assert name in paths and paths[name].stat().st_size > 0
+    for s in briefing.sections:  # every section's numbers come from a written table
+        for src in s.sources:
+            assert (out / src).exists(), src
+    actions = pd.read_csv(out / "actions.csv")
+    assert actions.columns.tolist() == ACTION_COLUMNS
+    assert set(actions["effect"]) <= {"improved", "no_change", "worse", "too_early"}
+    assert "Patient found" not in (out / "tables" / "evidence_index.csv").read_text()
+    write_learning(briefing, eff, out)
+    assert sorted(p.name for p in out.parent.iterdir()) == ["SAR-1"]
+
+
+def test_word_briefing_has_the_seven_numbered_headings(tmp_path):
+    from docx import Document
+
+    df = _with_case_set(_org())
+    briefing, _ = _briefing(df, select_case_set(df, case_ref="SAR-1"))
+    path = tmp_path / "b.docx"
+    path.write_bytes(briefing.to_docx())
+    heads = [p.text for p in Document(str(path)).paragraphs if p.style.name == "Heading 1"]
+    assert heads == [f"{n}. {t}" for n, t in TITLES.items()]
+
+
+def test_learning_summary_one_call_and_a_bad_case_set_spares_the_rest(tmp_path):
+    df = _with_case_set(_org())
+    results, failures = run_learning(
+        {"SAR-1": {"case_ref": "SAR-1"}, "Empty": {"case_ref": "NOPE"}},
+        df.drop(columns=["narrative", "harm"]), THEMES, tmp_path,
+        incidents=df[["incident_id", "narrative", "harm"]], actions=_register(),
+        today="2024-07-01", practice_themes=PRACTICE)
+    assert list(results) == ["SAR-1"] and "matches no incidents" in failures["Empty"]
+    assert (tmp_path / "SAR-1" / "briefing.html").exists()
+    assert not (tmp_path / "Empty").exists()
+    res = learning_summary("SAR-1", {"case_ref": "SAR-1"}, df, THEMES, None,
+                           practice_themes=PRACTICE)
+    assert res.paths == {} and res.effects is None
+    assert "No actions register was given" in res.briefing.to_markdown()
