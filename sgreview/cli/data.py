@@ -34,8 +34,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=_validate)
 
 
-def print_reconciliation(result: LoadResult, stream=sys.stdout) -> None:
+def print_reconciliation(result: LoadResult, stream=None) -> None:
     """Print 'rows read = accepted + rejected' and the reasons, one per line."""
+    stream = stream or sys.stdout
     rec = result.reconciliation
     print(
         f"{rec['source']}: {rec['rows_read']} rows read, {rec['rows_accepted']} accepted, "

@@ -1,0 +1,527 @@
+"""Identifier redaction: the gate every narrative passes before any text reaches an output.
+
+Identifiers are replaced by typed tags (``[NHS_NUMBER]``, ``[NAME]`` ...) so a reader still
+sees *that* a phone number or a name was there, and clinical meaning survives: "section 17",
+drug names and doses, ward and service names are left alone. Only counts by type are ever
+reported, never the values.
+
+Why hand-written rules rather than a library: the structured identifiers (NHS, NI, postcode,
+phone, email, date of birth) have fixed published formats that one compiled regex per type
+finds in a single vectorised pass, much faster than ``phonenumbers.PhoneNumberMatcher`` run per
+text; ``nhs-number`` decides the one ambiguous case (a bare 10-digit run starting with 0).
+Names have no format, and the NER models that find them download weights at run time, which
+this project forbids; so names are found by context (titles, role and relative words), by
+word lists in ``sgreview/data/`` and by the record's own name fields. Everything is
+deterministic: the same text always gives the same output.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import nhs_number
+import pandas as pd
+
+#: Identifier type -> the tag that replaces it.
+TAGS: dict[str, str] = {
+    kind: f"[{kind}]"
+    for kind in (
+        "NHS_NUMBER", "NI_NUMBER", "POSTCODE", "PHONE", "EMAIL", "DOB", "NAME",
+        "ADDRESS", "HOSPITAL_NUMBER",
+    )
+}
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+
+
+@dataclass(frozen=True)
+class RedactionResult:
+    """Redacted texts (same index as the input) and replacement counts by type (no values)."""
+
+    text: pd.Series
+    counts: dict[str, int]
+
+
+@dataclass(frozen=True)
+class _Words:
+    first: frozenset[str]  # given names, tagged on sight when capitalised
+    name_words: frozenset[str]  # given names that are also words: need context
+    surnames: frozenset[str]  # family names, tagged on sight when capitalised
+    surname_words: frozenset[str]  # family names that are also words: need context
+    stop: frozenset[str]  # lower-case words that are never names
+    family: frozenset[str]  # surnames | surname_words
+
+
+def _read_list(name: str) -> list[str]:
+    lines = (DATA_DIR / name).read_text(encoding="utf-8").splitlines()
+    return [w.strip() for w in lines if w.strip() and not w.startswith("#")]
+
+
+@lru_cache(maxsize=1)
+def _words() -> _Words:
+    stop = {w.lower() for w in _read_list("clinical_terms.txt")} | {w.lower() for w in _PLACE_NOUNS}
+    surnames = frozenset(_read_list("surnames.txt"))
+    surname_words = frozenset(_read_list("surname_words.txt"))
+    return _Words(
+        first=frozenset(_read_list("first_names.txt")),
+        name_words=frozenset(_read_list("name_words.txt")),
+        surnames=surnames,
+        surname_words=surname_words,
+        stop=frozenset(stop),
+        family=surnames | surname_words,
+    )
+
+
+# --- structured identifiers -------------------------------------------------------------
+
+_EMAIL = re.compile(r"(?<![\w.%+'-])[\w.%+'-]+@[\w-]+(?:\.[\w-]+)+")
+
+# Ten digits as 3-3-4 (space, dash or dot) or run together; the callable decides bare runs
+# that start with 0 (more likely a phone unless the check digit is valid).
+_NHS = re.compile(r"(?<![\d+])\d{3}[ .\-]?\d{3}[ .\-]?\d{4}(?!\d)")
+
+# UK numbers: 0 or +44/0044 (optionally "(0)"), then 9-10 more digits with single spaces,
+# dashes, dots or a closing bracket between them ("(0161) 496 0123", "+44 (0)7700 900123").
+_PHONE = re.compile(
+    r"(?<![\w+])(?:(?:\+|\b00)\s?44\s?(?:\(0\)\s?)?\(?|\(?0)"
+    r"\d(?:(?:\)\s?|[ .\-])?\d){8,9}(?![\d])"
+)
+
+# A cheap superset of _PHONE for Arrow's engine (no look-behind): +44, or 0 and three digits.
+_SEP = r"(?:\)\s?|[ .\-])?"
+_PHONE_NEEDED = rf"\+\s?44|(?:^|[^\w+])\(?0{_SEP}\d{_SEP}\d{_SEP}\d"
+
+_NI = re.compile(r"\b[A-Z]{2}[ \-]?\d{2}[ \-]?\d{2}[ \-]?\d{2}[ \-]?[A-D]\b", re.IGNORECASE)
+
+# Royal Mail formats with the letters each position allows (no Q/V/X first, no
+# C/I/K/M/O/V in the inward unit), which keeps doses ("B12 1mg", "s17 2pm") out. The letter
+# ending an outward code is left open: typos there are common and still identify a street.
+_OUTWARD = (
+    r"(?:[A-PR-UWYZ][A-HK-Y]\d[A-Z]|[A-PR-UWYZ]\d[A-Z]"
+    r"|[A-PR-UWYZ][A-HK-Y]\d{1,2}|[A-PR-UWYZ]\d{1,2}|GIR)"
+)
+_POSTCODE = re.compile(rf"\b{_OUTWARD}\s{{0,2}}\d[ABD-HJLNP-UW-Z]{{2}}\b", re.IGNORECASE)
+_NOT_POSTCODE_INWARD = re.compile(r"\d(?:st|nd|rd|th|hr|yr|wk|ft)$")
+
+_MONTH = (
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
+    r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
+)
+_DATE = (
+    r"(?:\d{1,2}\s?[/.\-]\s?\d{1,2}\s?[/.\-]\s?(?:\d{4}|\d{2})(?!\d)"
+    r"|\d{4}-\d{2}-\d{2}"
+    rf"|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}\.?,?\s+\d{{2,4}}"
+    rf"|{_MONTH}\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}"
+    rf"|(?:in\s+)?(?:{_MONTH}\s+)?(?:19|20)\d{{2}})(?!\d)"
+)
+# Only dates in a date-of-birth context: an incident date is not an identifier.
+_DOB = re.compile(
+    r"(?P<pre>\b(?:d\.?\s?o\.?\s?b\b\.?|date\s+of\s+birth|birth\s?date|born(?:\s+on)?)"
+    r"\s*(?:[:=\-–]\s*)?(?:(?:is|was|of)\s+)?)"
+    rf"{_DATE}",
+    re.IGNORECASE,
+)
+
+_DOB_NEEDED = r"(?i)dob|d\.\s?o|d o b|birth|born"
+
+#: Titles: the capitalised word after one is a name, whatever else it could be ("Mr Hall").
+_TITLE_WORDS = frozenset(
+    "Mr Mrs Ms Miss Mx Dr Prof Professor Rev Revd Sir Dame Lady Lord Fr Sr Sgt Insp "  # noqa: SIM905
+    "PC DC DS PCSO".split()
+)
+# A house number then one to three capitalised words and a street type: "12 Acacia Avenue",
+# "Flat 3, 41b Mill Rd". Needing the street word keeps doses and counts out; bed, ward, room
+# and bay numbers ("Bed 12 Cedar Court") are not addresses.
+_STREET = (
+    r"Road|Rd|Street|St|Avenue|Ave|Lane|Close|Drive|Way|Crescent|Cres|Terrace|Grove|"
+    r"Gardens|Place|Court|Mews|Square|Rise|View|Walk|Row|Parade"
+)
+_ADDRESS = re.compile(
+    r"(?:\b(?:Flat|Apartment|Apt|Unit)\s+\d{1,4}[A-Za-z]?,?\s+)?"
+    + "".join(f"(?<!{w} )" for w in ("Bed", "bed", "Ward", "ward", "Room", "room", "Bay", "bay"))
+    + rf"(?<![:.])\b\d{{1,4}}[A-Za-z]?,?\s+(?!(?:{'|'.join(sorted(_TITLE_WORDS))})\b)"
+    + rf"(?:[A-Z][a-z'’]+\s+){{1,3}}(?:{_STREET})\b"
+)
+_ADDRESS_NEEDED = rf"\d[A-Za-z]?,?\s+[A-Z][a-z'’]+\s+(?:[A-Z][a-z'’]+\s+)?(?:[A-Z][a-z'’]+\s+)?(?:{_STREET})\b"
+
+# Local record numbers only in context: "hospital no RX1234567", "MRN: 12345678".
+_HOSPITAL_NUMBER = re.compile(
+    r"(?P<pre>\b(?:(?:hospital|hosp|unit|rio|pas|paris|systmone|epr|mrn|patient)\s*"
+    r"(?:no\b\.?|number|num\b|id\b|ref\b)|mrn|rio|pas)\s*[:#]?\s*)"
+    r"(?P<id>[A-Z]{0,4}\d{5,10}[A-Z]?)\b",
+    re.IGNORECASE,
+)
+_HOSPITAL_NEEDED = r"(?i)(?:hosp|unit|rio|pas|paris|systmone|epr|mrn|patient)[^0-9]{0,12}[A-Za-z]{0,4}\d{5}"
+
+# --- names ------------------------------------------------------------------------------
+
+_UP = "A-ZÀ-ÖØ-ÞĄĆĘŁŃŚŹŻ"
+_LO = "a-zß-öø-ÿąćęłńóśźż"
+_TOK = rf"(?:[{_UP}][{_LO}]+(?:[{_UP}][{_LO}]+)?|O['’][{_UP}][{_LO}]+)(?:-[{_UP}][{_LO}]+)?"
+_TOKEN_RE = re.compile(_TOK)
+
+#: Role and relative words: a capitalised word right after one is a name ("HCA Sarah").
+_ROLE_WORDS = frozenset(
+    "pt patient su user client resident hca rmn rgn sn nic nurse member colleague cpn "  # noqa: SIM905
+    "coordinator co-ordinator sw worker keyworker str amhp ot consultant psychiatrist "
+    "psychologist registrar doctor officer paramedic gp carer mother father mum mom dad son "
+    "daughter brother sister wife husband partner ex-partner boyfriend girlfriend fiance "
+    "fiancee friend neighbour aunt aunty auntie uncle cousin nan nana nanna gran grandma "
+    "grandad grandmother grandfather grandson granddaughter niece nephew stepfather "
+    "stepmother stepson stepdaughter step-father step-mother stepdad stepmum sibling "
+    "peer".split()
+)
+_SUBJECT_VERBS = r"was|is|had|has|said|told|became|went|hit|left|rang|[a-z]{2,}ed|[a-z]{2,}[^s\W]s"
+# One pass over every run of capitalised words (with initials, after an optional title); the
+# callable looks at the word before it (role words give context) and the lookahead at what
+# follows, so "Grace said" reads as a person.
+_NAME_RUN = re.compile(
+    rf"(?=[{_UP}])"  # lets the regex engine skip quickly to capital letters
+    rf"(?P<title>\b(?:{'|'.join(sorted(_TITLE_WORDS, key=len, reverse=True))})\b\.?[ \t]+)?"
+    rf"(?P<name>\b(?:[{_UP}]\.?[ \t]+){{0,2}}{_TOK}(?:[ \t]+{_TOK}){{0,4}}"
+    rf"|\b(?:[{_UP}]\.[ \t]?){{1,2}}(?![{_LO}]))"
+    rf"(?=(?P<person>['’]s\b|\s+(?:{_SUBJECT_VERBS})\b))?"
+)
+
+#: Words that make the capitalised words before them a place ("Rose Ward", "Mary Seacole House").
+_PLACE_NOUNS = frozenset(
+    {
+        "Ward", "Wards", "Unit", "House", "Lodge", "Centre", "Center", "Court", "Hospital", "Road",
+        "Street", "Avenue", "Lane", "Close", "Drive", "Way", "Clinic", "Surgery", "Practice",
+        "School", "College", "Academy", "Park", "Gardens", "Suite", "Wing", "Villa", "Building",
+        "Team", "Service", "Services", "Station", "Hall", "Place", "Square", "Crescent", "Terrace",
+        "Grove", "Mews", "Hostel", "Prison", "Church", "Mosque", "Temple", "Library", "Wood",
+        "Estate", "Medical", "Health", "Infirmary", "University", "Foundation", "Trust",
+        "Institute", "Partnership", "Hospice", "Memorial",
+    }
+)
+_PLACE_STARTERS = frozenset(
+    {"St", "Saint", "Lake", "Mount", "Port", "Fort", "Queen", "King", "Prince", "Princess", "Royal"}
+)
+
+_ADJACENT_NAMES = re.compile(r"\[NAME\](?:[ \t]+\[NAME\])+")
+_WORD = re.compile(rf"\b[{_UP}{_LO}][{_LO}{_UP}]*(?:['’][{_UP}][{_LO}]+|-[{_UP}{_LO}]+)*")
+
+
+def _nhs_sub(m: re.Match[str]) -> str:
+    raw = m.group(0)
+    if raw[0] == "0" and raw.isdigit() and not nhs_number.is_valid(raw):
+        return raw  # a bare run starting 0 with a wrong check digit: left for the phone pass
+    return TAGS["NHS_NUMBER"]
+
+
+def _postcode_sub(m: re.Match[str]) -> str:
+    raw = m.group(0)
+    if not raw.isupper() and _NOT_POSTCODE_INWARD.search(raw):
+        return raw
+    return TAGS["POSTCODE"]
+
+
+#: Place nouns that are also common family names: after a given name they are the surname.
+_SURNAME_PLACES = frozenset({"Hall", "Wood", "Park", "Lane", "Church"})
+
+
+def _is_place(tokens: Sequence[str], end: int) -> bool:
+    return end < len(tokens) and tokens[end] in _PLACE_NOUNS
+
+
+def _verb_like(tok: str) -> bool:
+    """Unknown capitalised words ending like verbs or adverbs ("Refused", "Shouting",
+    "Quickly") are not names even after a role word ("Pt Refused obs")."""
+    return tok.endswith(("ed", "ing", "ly"))
+
+
+def _double_barrelled(tok: str, w: _Words) -> bool:
+    parts = tok.split("-")
+    return len(parts) > 1 and any(p in w.surnames or p in w.first for p in parts)
+
+
+def _name_span(tokens: Sequence[str], start: int, w: _Words, context: bool) -> int:
+    """Number of tokens from ``start`` that form a person's name (0 if none).
+
+    Without context a run must open with a known given or family name; with context (after
+    a title or role word) any capitalised word that is not a known non-name will do.
+    """
+    first = tokens[start]
+    nxt = tokens[start + 1] if start + 1 < len(tokens) else None
+    family = w.family
+    if first in _TITLE_WORDS:
+        # After a title the next word is a name, whatever else it could be ("Mr Hall").
+        if nxt is None or (nxt.lower() in w.stop and nxt not in family and nxt not in w.name_words):
+            return 0
+        return 1 + max(_name_span(tokens, start + 1, w, context=True), 1)
+    given = first in w.first or (
+        context and (first in w.name_words or (first.lower() not in w.stop and not _verb_like(first)))
+    )
+    # A word-like given name counts only before a family name: "Rose Patel", not "Rose Ward".
+    given = given or (first in w.name_words and nxt is not None and (nxt in family or nxt in w.first))
+    if given:
+        n = 1
+    elif (
+        first in w.surnames
+        or (context and first in w.surname_words and (first not in _PLACE_NOUNS or first in _SURNAME_PLACES))
+        or _double_barrelled(first, w)
+    ):
+        return 1
+    else:
+        return 0
+    # Extend with following family or unknown capitalised words (not known non-names).
+    while start + n < len(tokens) and n < 3:
+        tok = tokens[start + n]
+        if tok in _PLACE_NOUNS and tok not in _SURNAME_PLACES:
+            break
+        if tok in family or tok in w.first or (tok.lower() not in w.stop and not _verb_like(tok)):
+            n += 1
+        else:
+            break
+    return n
+
+
+def _tag_run(text: str, tokens_at: list[re.Match[str]], w: _Words, context: bool) -> str:
+    """Tag the names in a run of capitalised words, leaving places and other words alone."""
+    tokens = [t.group(0) for t in tokens_at]
+    out: list[str] = []
+    pos = 0
+    i = 0
+    while i < len(tokens):
+        if i > 0 and tokens[i - 1] in _PLACE_STARTERS:
+            i += 1
+            continue
+        after_role = i > 0 and tokens[i - 1].lower() in _ROLE_WORDS  # "Patient Kwabena ..."
+        n = _name_span(tokens, i, w, (context and i == 0) or after_role)
+        if not n:
+            i += 1
+            continue
+        if _is_place(tokens, i + n):
+            if not (n == 1 and tokens[i] in w.first and tokens[i + 1] in w.family):
+                i += n + 1  # "Rose Ward", "Mary Seacole House": a place, not a person
+                continue
+            n += 1  # "Sarah Ward": a given name, so Ward is her family name
+        keep = i + 1 if tokens[i] in _TITLE_WORDS and n > 1 else i  # "Dr [NAME]", not "[NAME]"
+        out.append(text[pos : tokens_at[keep].start()])
+        out.append(TAGS["NAME"])
+        pos = tokens_at[i + n - 1].end()
+        i += n
+    out.append(text[pos:])
+    return "".join(out)
+
+
+#: Before these, a word-like name is more likely a ward's short name ("moved to Willow").
+_PLACE_PREPOSITIONS = frozenset({"on", "to", "from", "at", "onto", "into", "in", "off", "via"})
+_PRE_WORD = re.compile(r"\b([A-Za-z][A-Za-z'\-]*),?[ \t]+\Z")
+
+
+def _context_name(pre: str, name: str, w: _Words) -> str:
+    """Tag the name after a title or role word: "Dr. A. Khan", "pt John Smith", "HCA Will"."""
+    is_title = pre in _TITLE_WORDS
+    tokens_at = list(_TOKEN_RE.finditer(name))
+    if not tokens_at:  # initials only: "Dr K." is a name, "patient A." a pseudonym
+        return TAGS["NAME"] if is_title else name
+    tokens = [t.group(0) for t in tokens_at]
+    lead = tokens_at[0].start()  # initials before the first word ("A. Khan")
+    if is_title:
+        n = max(_name_span([pre, *tokens], 0, w, context=True) - 1, 0)
+    elif lead:
+        n = _name_span(tokens, 0, w, context=True)
+    else:
+        return _tag_run(name, tokens_at, w, context=True)
+    if n:
+        return TAGS["NAME"] + name[tokens_at[n - 1].end() :]
+    if lead and is_title:
+        return TAGS["NAME"] + name[lead - 1 :]
+    return name
+
+
+def _names_sub(m: re.Match[str]) -> str:
+    w = _words()
+    title, name = m.group("title"), m.group("name")
+    if title:
+        return title + _context_name(title.rstrip(". \t"), name, w)
+    if (
+        name.lower() in w.stop
+        and name not in w.name_words
+        and name not in w.family
+        and name not in w.first
+        and " " not in name
+        and "\t" not in name
+    ):
+        return name  # most runs are one ordinary word ("The", "Staff", "Olanzapine")
+    before = _PRE_WORD.search(m.string, max(0, m.start() - 40), m.start())
+    prev = before.group(1) if before else ""
+    if prev.lower() in _ROLE_WORDS:
+        return _context_name(prev, name, w)
+    first = _TOKEN_RE.match(name)
+    if (
+        first
+        and prev.islower()
+        and prev not in _PLACE_PREPOSITIONS
+        and first.group(0) in w.name_words
+        and first.group(0).lower() not in w.stop
+    ):
+        # Capitalised mid-sentence, so a name, not the word: "visited Mark", "by Grace".
+        return _tag_run(name, list(_TOKEN_RE.finditer(name)), w, context=True)
+    run = m.group(0)
+    tokens_at = list(_TOKEN_RE.finditer(run))
+    if not tokens_at:
+        return run
+    last = tokens_at[-1]
+    word = last.group(0)
+    if (
+        m.group("person")
+        and last.end() == len(run)
+        and word in w.name_words
+        and word.lower() not in w.stop
+        and (len(tokens_at) == 1 or tokens_at[-2].group(0).lower() in w.stop)
+    ):
+        return _tag_run(run[: last.start()], tokens_at[:-1], w, context=False) + TAGS["NAME"]
+    return _tag_run(run, tokens_at, w, context=False)
+
+
+def _known_sub(names: frozenset[str], common: frozenset[str]):
+    def sub(m: re.Match[str]) -> str:
+        tok = m.group(0)
+        low = tok.lower()
+        if low in names and not (tok.islower() and low in common):
+            return TAGS["NAME"]
+        return tok
+
+    return sub
+
+
+def _name_tokens(values: Iterable[object]) -> frozenset[str]:
+    out: set[str] = set()
+    for v in values:
+        if isinstance(v, str):
+            out.update(t.lower() for t in _WORD.findall(v) if len(t) > 1)
+    return frozenset(out)
+
+
+@lru_cache(maxsize=1)
+def _common_words() -> frozenset[str]:
+    w = _words()
+    return w.stop | {x.lower() for x in w.name_words | w.surname_words}
+
+
+def _as_text(texts: pd.Series) -> pd.Series:
+    if not isinstance(texts, pd.Series):
+        raise TypeError("texts must be a pandas Series")
+    return texts.astype("str")
+
+
+def _sub(s: pd.Series, pattern: re.Pattern[str], repl, needed: str) -> pd.Series:
+    """``s.str.replace`` on just the texts that contain ``needed`` (a cheap RE2-style filter).
+
+    Most narratives hold no identifier of a given type, and the filter runs in Arrow's
+    compiled regex engine, so this is several times faster than replacing over every text.
+    """
+    mask = s.str.contains(needed, regex=True, na=False)
+    if not mask.any():
+        return s
+    out = s.copy()
+    out[mask] = s[mask].str.replace(pattern, repl, regex=True)
+    return out
+
+
+def _count_tags(s: pd.Series) -> dict[str, int]:
+    return {kind: int(s.str.count(re.escape(tag)).sum()) for kind, tag in TAGS.items()}
+
+
+def redact_texts(texts: pd.Series, *, known_names: Iterable[str] = ()) -> RedactionResult:
+    """Replace identifiers in every text with typed tags; counts by type, never values.
+
+    Order matters: emails first (they hold digits and names), then NHS numbers, phones, NI
+    numbers, postcodes, dates of birth, hospital numbers and street addresses, then names. ``known_names`` (for example the names
+    on a case file) are tagged wherever they appear, whole words, any case.
+    NaN stays NaN; the index is preserved.
+    """
+    s = _as_text(texts)
+    before = _count_tags(s)
+    s = _sub(s, _EMAIL, TAGS["EMAIL"], "@")
+    s = _sub(s, _NHS, _nhs_sub, r"\d{3}[ .\-]?\d{3}[ .\-]?\d{4}")
+    s = _sub(s, _PHONE, TAGS["PHONE"], _PHONE_NEEDED)
+    s = _sub(s, _NI, TAGS["NI_NUMBER"], r"\d\d[ \-]?\d\d[ \-]?\d\d")
+    s = _sub(s, _POSTCODE, _postcode_sub, r"(?i)[a-z]\d[a-z\d]?\s{0,2}\d[a-z]{2}\b|gir\s{0,2}0aa")
+    s = _sub(s, _DOB, lambda m: m.group("pre") + TAGS["DOB"], _DOB_NEEDED)
+    s = _sub(s, _HOSPITAL_NUMBER, lambda m: m.group("pre") + TAGS["HOSPITAL_NUMBER"], _HOSPITAL_NEEDED)
+    s = _sub(s, _ADDRESS, TAGS["ADDRESS"], _ADDRESS_NEEDED)
+    names = _name_tokens(known_names)
+    if names:
+        s = s.str.replace(_WORD, _known_sub(names, _common_words()), regex=True)
+    s = _redact_names(s)
+    after = _count_tags(s)
+    counts = {kind: max(after[kind] - before[kind], 0) for kind in TAGS}
+    return RedactionResult(text=s, counts=counts)
+
+
+_CAPS_RUN = re.compile(r"(?=[A-Z])\b[A-Z]{2,}(?:['’][A-Z]+)?(?:[ \t]+[A-Z]{2,}(?:['’][A-Z]+)?){0,3}\b")
+
+
+def _caps_sub(m: re.Match[str]) -> str:
+    """Names written in capitals ("JOHN SMITH", "seen by KHAN"): only known given or family
+    names count, since capitals are mostly acronyms (CRHT, MARAC, DASH)."""
+    w = _words()
+    tokens = m.group(0).split()
+    titled = [t.title() for t in tokens]
+    strong = [t in w.first or t in w.surnames for t in titled]
+    if not any(strong):
+        return m.group(0)
+    weak = [t in w.family or t in w.name_words for t in titled]
+    is_name = [
+        strong[i] or (weak[i] and ((i > 0 and strong[i - 1]) or (i + 1 < len(tokens) and strong[i + 1])))
+        for i in range(len(tokens))
+    ]
+    out = [TAGS["NAME"] if flag else tok for tok, flag in zip(tokens, is_name, strict=True)]
+    return " ".join(out)
+
+
+def _redact_names(s: pd.Series) -> pd.Series:
+    s = s.str.replace(_NAME_RUN, _names_sub, regex=True)
+    s = s.str.replace(_CAPS_RUN, _caps_sub, regex=True)
+    return s.str.replace(_ADJACENT_NAMES, TAGS["NAME"], regex=True)
+
+
+def redact_incidents(
+    df: pd.DataFrame, column: str = "narrative", name_columns: Sequence[str] = ()
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Return a copy of ``df`` with ``column`` redacted, and the counts by type.
+
+    Values in ``name_columns`` (patient or staff name fields of a real export) are tagged
+    wherever they appear in *that row's* text, then those columns are dropped from the copy
+    so the names cannot leak by another route. Matching each row against its own names is a
+    per-row step by nature; it runs only when name columns are given.
+    """
+    if column not in df.columns:
+        raise KeyError(f"column {column!r} not in frame")
+    missing = [c for c in name_columns if c not in df.columns]
+    if missing:
+        raise KeyError(f"name columns not in frame: {missing}")
+    out = df.drop(columns=list(name_columns)).copy()
+    text = _as_text(df[column])
+    before = _count_tags(text)
+    if name_columns:
+        common = _common_words()
+        row_names = df[list(name_columns)].astype(object).to_numpy().tolist()
+        text = pd.Series(
+            [
+                t if not isinstance(t, str) else _WORD.sub(_known_sub(_name_tokens(v), common), t)
+                for t, v in zip(text.tolist(), row_names, strict=True)
+            ],
+            index=text.index,
+            dtype="str",
+        )
+    result = redact_texts(text)
+    after = _count_tags(result.text)
+    counts = {kind: max(after[kind] - before[kind], 0) for kind in TAGS}
+    out[column] = result.text
+    return out, counts
+
+
+def contains_identifiers(texts: pd.Series) -> pd.Series:
+    """True for each text that redaction would change: it still holds an identifier."""
+    s = _as_text(texts)
+    redacted = redact_texts(s).text
+    return ((redacted != s) & s.notna()).astype(bool)

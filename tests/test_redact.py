@@ -1,0 +1,470 @@
+"""Identifier redaction: each identifier type in each written form, clinical text left alone."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sgreview.cli import main
+from sgreview.io import sha256_file
+from sgreview.redact import (
+    TAGS,
+    RedactionResult,
+    contains_identifiers,
+    redact_incidents,
+    redact_texts,
+)
+
+
+def redact_one(text: str, **kw) -> str:
+    return redact_texts(pd.Series([text]), **kw).text.iloc[0]
+
+
+def test_tags_cover_every_identifier_type():
+    assert TAGS == {
+        "NHS_NUMBER": "[NHS_NUMBER]",
+        "NI_NUMBER": "[NI_NUMBER]",
+        "POSTCODE": "[POSTCODE]",
+        "PHONE": "[PHONE]",
+        "EMAIL": "[EMAIL]",
+        "DOB": "[DOB]",
+        "NAME": "[NAME]",
+        "ADDRESS": "[ADDRESS]",
+        "HOSPITAL_NUMBER": "[HOSPITAL_NUMBER]",
+    }
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "943 476 5919",  # valid
+        "943-476-5919",
+        "9434765919",
+        "943.476.5919",
+        "999 123 4560",  # test range, valid check digit
+        "9991234567",  # test range, wrong check digit (a typo): still an NHS number
+        "943 476 5910",  # wrong check digit
+        "401 023 2137",
+    ],
+)
+def test_redacts_nhs_numbers_in_every_form_including_wrong_check_digits(value):
+    assert redact_one(f"NHS no {value} checked.") == "NHS no [NHS_NUMBER] checked."
+    assert redact_one(f"(NHS {value})") == "(NHS [NHS_NUMBER])"
+
+
+def test_bare_ten_digits_starting_0_is_a_phone_unless_the_check_digit_is_valid():
+    assert redact_one("call 0169774567 now") == "call [PHONE] now"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "07700 900123",
+        "07700900123",
+        "07700 900 123",
+        "07700-900-123",
+        "+44 7700 900123",
+        "+447700900123",
+        "+44 (0)7700 900123",
+        "0044 7700 900123",
+        "01632 960123",
+        "(01632) 960123",
+        "020 7946 0123",
+        "(020) 7946 0123",
+        "+44 20 7946 0123",
+        "0113 496 0123",
+        "(0113) 496 0123",
+        "0161 496 0000",
+    ],
+)
+def test_redacts_uk_phone_numbers_in_every_form(value):
+    assert redact_one(f"Mum can be contacted on {value}.") == "Mum can be contacted on [PHONE]."
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "M1 1AE",  # A9 9AA
+        "B33 8TH",  # A99 9AA
+        "W1A 0AX",  # A9A 9AA
+        "CR2 6XH",  # AA9 9AA
+        "DN55 1PT",  # AA99 9AA
+        "EC1A 1BB",  # AA9A 9AA
+        "SW1A1AA",  # no space
+        "m1 1ae",  # lower case
+        "ls6  3hn",  # two spaces
+        "N9X 9AN",  # outward letter outside the Royal Mail set (a typo)
+    ],
+)
+def test_redacts_postcodes_in_all_six_formats_any_case(value):
+    assert redact_one(f"Lives at a flat in {value}.") == "Lives at a flat in [POSTCODE]."
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["jane.doe@example.com", "j.o'neil+ward@mail.example.co.uk", "JOHN_SMITH99@Example.NET"],
+)
+def test_redacts_emails(value):
+    assert redact_one(f"Email from {value} raising concerns.") == (
+        "Email from [EMAIL] raising concerns."
+    )
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("DOB 01/02/1980.", "DOB [DOB]."),
+        ("D.O.B.: 1.2.80", "D.O.B.: [DOB]"),
+        ("dob: 3/2/79", "dob: [DOB]"),
+        ("Date of birth 05-06-1990.", "Date of birth [DOB]."),
+        ("date of birth is 1975-03-03", "date of birth is [DOB]"),
+        ("(born 3 March 1975) is known", "(born [DOB]) is known"),
+        ("born on 3rd of March 1975", "born on [DOB]"),
+        ("born March 3, 1975", "born [DOB]"),
+        ("born in 1975", "born [DOB]"),
+        ("DOB 12.12.2001", "DOB [DOB]"),
+    ],
+)
+def test_redacts_dates_of_birth_in_dob_context(text, expected):
+    assert redact_one(text) == expected
+
+
+def test_incident_dates_and_times_are_not_dates_of_birth():
+    text = "Incident on 03/04/2024 at 14:00; reviewed 5 March 2024; next review 2024-05-01."
+    assert redact_one(text) == text
+
+
+@pytest.mark.parametrize(
+    "value", ["QQ 12 34 56 C", "QQ123456C", "AB 123456 D", "qq123456a", "JG-10-37-95-B"]
+)
+def test_redacts_national_insurance_numbers(value):
+    assert redact_one(f"NI number {value} on the letter.") == "NI number [NI_NUMBER] on the letter."
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("Seen by Mrs Patel today.", "Seen by Mrs [NAME] today."),
+        ("Seen by Dr. A. Khan today.", "Seen by Dr. [NAME] today."),
+        ("Seen by Dr A Khan today.", "Seen by Dr [NAME] today."),
+        ("Mr O'Brien was upset.", "Mr [NAME] was upset."),
+        ("Pt John Smith absconded.", "Pt [NAME] absconded."),
+        ("pt John Smith absconded.", "pt [NAME] absconded."),
+        ("HCA Sarah and SU Jack were present.", "HCA [NAME] and SU [NAME] were present."),
+        ("his mother Jane called.", "his mother [NAME] called."),
+        ("Her son Mr Hall visited.", "Her son Mr [NAME] visited."),
+        ("RMN Ms Wood was bitten.", "RMN Ms [NAME] was bitten."),
+        ("Staff nurse Rose reported it.", "Staff nurse [NAME] reported it."),
+        ("HCA Will stayed with pt.", "HCA [NAME] stayed with pt."),
+        ("Sarah Brown told staff.", "[NAME] told staff."),
+        ("Then Mohammed Ali left.", "Then [NAME] left."),
+        ("Aleksandra Nowak and Kwame Mensah argued.", "[NAME] and [NAME] argued."),
+        ("Will Smith visited.", "[NAME] visited."),
+        ("Grace said she felt unsafe.", "[NAME] said she felt unsafe."),
+        ("CPN visited Mark at home.", "CPN visited [NAME] at home."),
+        ("Mark's mum called.", "[NAME]'s mum called."),
+        ("Patel refused meds.", "[NAME] refused meds."),
+        ("Smith-Jones was present.", "[NAME] was present."),
+        ("SU Mark Hall complained.", "SU [NAME] complained."),
+        ("Sarah Ward was the NIC.", "[NAME] was the NIC."),
+        ("Patient Kwabena Mensah-Boateng hit out.", "Patient [NAME] hit out."),
+    ],
+)
+def test_redacts_names_in_context_and_from_the_name_lists(text, expected):
+    assert redact_one(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("PT JOHN SMITH WAS SEEN BY DR KHAN.", "PT [NAME] WAS SEEN BY DR [NAME]."),
+        ("MUM ROSE PATEL CALLED.", "MUM [NAME] CALLED."),
+        ("CRHT, MARAC, DASH, NIC, PRN, AWOL. MAY NEED PRN. WILL REVIEW.", None),
+    ],
+)
+def test_redacts_known_names_written_in_capitals_but_not_acronyms(text, expected):
+    assert redact_one(text) == (expected or text)
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("Lives at 12 Acacia Avenue, B33 8TH.", "Lives at [ADDRESS], [POSTCODE]."),
+        ("Moved to Flat 3, 41b Mill Rd.", "Moved to [ADDRESS]."),
+        ("Found at 7 Church St in the rain.", "Found at [ADDRESS] in the rain."),
+        ("Bed 12 Cedar Court and Ward 3 Rose Court.", None),
+        ("Took 30 Paracetamol tablets; 2 Oak Ward staff.", None),
+    ],
+)
+def test_redacts_street_addresses_but_not_beds_wards_or_doses(text, expected):
+    assert redact_one(text) == (expected or text)
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("Hospital number RX1234567.", "Hospital number [HOSPITAL_NUMBER]."),
+        ("MRN: 12345678", "MRN: [HOSPITAL_NUMBER]"),
+        ("RiO no 1234567 checked", "RiO no [HOSPITAL_NUMBER] checked"),
+        ("PAS number 9988776", "PAS number [HOSPITAL_NUMBER]"),
+        ("Datix 123456 and bed 12345", None),
+    ],
+)
+def test_redacts_hospital_numbers_only_in_context(text, expected):
+    assert redact_one(text) == (expected or text)
+
+
+def test_known_names_are_redacted_in_any_case_and_form():
+    text = "Zbigniew said ZBIGNIEW had been told by zbigniew's nephew Quill."
+    out = redact_one(text, known_names=["Zbigniew Quill"])
+    assert "bigniew" not in out.lower() and "Quill" not in out
+    assert out.count("[NAME]") == 4
+
+
+def test_known_name_that_is_an_ordinary_word_is_kept_in_lower_case():
+    out = redact_one("Will said staff will call.", known_names=["Will Jones"])
+    assert out == "[NAME] said staff will call."
+
+
+CLINICAL = [
+    "Given Olanzapine 10mg IM and Lorazepam 2mg PRN under section 17 of the MHA.",
+    "Clozapine level 0.45 mg/L; bloods sent; NEWS 2; obs every 15 mins.",
+    "Incident on 03/04/2024 at 14:00 on Willow Ward; vitamin B12 1mg given; Ward 3A; s17 2pm.",
+    "CRHT and CMHT informed; CPN to follow up; NOK aware; AMHP requested.",
+    "Crisis Resolution Home Treatment team visited; Early Intervention in Psychosis referral.",
+    "Rose Ward was busy with 3 admissions; transferred to Cedar Ward PICU under s136.",
+    "Mary Seacole House and St Mary's Hospital were contacted; Florence Nightingale Ward full.",
+    "May need PRN Promethazine 25mg; Will review at MDT on Monday.",
+    "Hope was expressed that the new plan would reduce restraint.",
+    "The patient A was seen by the duty doctor; Patient B was moved to the lounge.",
+    "Patient Safety Team notified via Datix; Nurse Practitioner reviewed the wound.",
+    "Safeguarding referral to the MASH; MARAC and LADO informed; DoLS application sent.",
+    "Depot Paliperidone 150mg given; next due in 4 weeks; CTO conditions reviewed.",
+    "Sodium Valproate 500mg BD withheld pending LFTs; Lithium level 0.8 mmol/L.",
+    "Haloperidol 5mg IM and Promethazine 50mg IM given at 22:45 as rapid tranquillisation.",
+    "Room 12, bed 4, level 2 obs, 1:1 from 08:00 to 20:00, 3 staff on shift.",
+    "Pt was in bed 12 in Ward 3 at the time; staffing was 2 RMNs and 3 HCAs.",
+    "Amber RAG rating; 72 hour follow up booked; GP letter sent.",
+    "Sertraline 100mg OD and Mirtazapine 15mg ON continued; ECG QTc 440ms.",
+    "Police attended under s136 and took pt to the place of safety at 01:30.",
+    "Ward 7 and Oak Ward staff supported; debrief held on Friday 12 January.",
+    "B12 1mg IM due; s17 4pm leave granted; 2x 5ml doses given.",
+    "Referred to Patient Advice and Liaison Service (PALS); Carer Assessment offered.",
+    "Admitted to the Mother and Baby Unit; Nurse Prescriber reviewed; GP Practice informed.",
+    "Patient Group Directions followed; Patient Health Questionnaire score 18; GAD-7 done.",
+    "SU Declined meds. Pt Refused obs. HCA Witnessed the fall. Patient Became agitated.",
+    "Pt called Samaritans; Child Protection Conference held; Sister Ward staff helped.",
+    "CRHT, MARAC, DASH, NIC, PRN, AWOL. MAY NEED PRN. WILL REVIEW AT MDT.",
+]
+
+
+@pytest.mark.parametrize("text", CLINICAL)
+def test_clinical_text_without_identifiers_is_unchanged(text):
+    assert redact_one(text) == text
+
+
+def test_counts_are_by_type_with_zeros_and_never_values():
+    texts = pd.Series(
+        [
+            "Pt John Smith NHS 943 476 5919, mum on 07700 900123.",
+            "Email jane@example.com, DOB 01/02/1980, NI QQ123456C, lives in M1 1AE.",
+            "Nothing to see here.",
+        ]
+    )
+    res = redact_texts(texts)
+    assert isinstance(res, RedactionResult)
+    assert res.counts == {
+        "NHS_NUMBER": 1,
+        "NI_NUMBER": 1,
+        "POSTCODE": 1,
+        "PHONE": 1,
+        "EMAIL": 1,
+        "DOB": 1,
+        "NAME": 1,
+        "ADDRESS": 0,
+        "HOSPITAL_NUMBER": 0,
+    }
+    assert all(isinstance(v, int) for v in res.counts.values())
+
+
+def test_tags_already_in_the_text_are_not_counted_again():
+    res = redact_texts(pd.Series(["[NAME] called [PHONE] about Sarah Smith."]))
+    assert res.text.iloc[0] == "[NAME] called [PHONE] about [NAME]."
+    assert res.counts["NAME"] == 1 and res.counts["PHONE"] == 0
+
+
+def test_redaction_is_deterministic_and_preserves_index_and_missing_values():
+    texts = pd.Series(
+        ["Pt John Smith on 07700 900123", None, "", np.nan, "Olanzapine 10mg"],
+        index=[10, 3, 7, 99, 1],
+    )
+    a = redact_texts(texts)
+    b = redact_texts(texts.copy())
+    pd.testing.assert_series_equal(a.text, b.text)
+    assert a.counts == b.counts
+    assert list(a.text.index) == [10, 3, 7, 99, 1]
+    assert a.text.loc[10] == "Pt [NAME] on [PHONE]"
+    assert pd.isna(a.text.loc[3]) and pd.isna(a.text.loc[99])
+    assert a.text.loc[7] == ""
+    assert a.text.loc[1] == "Olanzapine 10mg"
+
+
+def test_empty_series_gives_empty_result_with_zero_counts():
+    res = redact_texts(pd.Series([], dtype="str"))
+    assert len(res.text) == 0
+    assert res.counts == dict.fromkeys(TAGS, 0)
+
+
+def test_redact_incidents_uses_each_rows_names_and_drops_name_columns():
+    df = pd.DataFrame(
+        {
+            "incident_id": ["A", "B"],
+            "narrative": ["Zofiq shouted at Quorn.", "Zofiq is another pt; Quorn left."],
+            "patient_name": ["Zofiq Xandr", None],
+            "staff_name": ["Quorn", "Quorn"],
+        }
+    )
+    original = df.copy()
+    out, counts = redact_incidents(df, name_columns=["patient_name", "staff_name"])
+    assert list(out.columns) == ["incident_id", "narrative"]
+    assert out["narrative"].tolist() == [
+        "[NAME] shouted at [NAME].",
+        "Zofiq is another pt; [NAME] left.",  # row B's own names only
+    ]
+    assert counts["NAME"] == 3
+    pd.testing.assert_frame_equal(df, original)
+
+
+def test_redact_incidents_rejects_missing_columns():
+    df = pd.DataFrame({"narrative": ["x"]})
+    with pytest.raises(KeyError):
+        redact_incidents(df, name_columns=["patient_name"])
+    with pytest.raises(KeyError):
+        redact_incidents(df, column="description")
+
+
+def test_contains_identifiers_flags_texts_that_still_hold_one():
+    texts = pd.Series(
+        ["NHS 943 476 5919", "Olanzapine 10mg IM", None, "Pt [NAME] on [PHONE]", "Dr Khan"]
+    )
+    assert contains_identifiers(texts).tolist() == [True, False, False, False, True]
+
+
+# --- the generator's ground truth -------------------------------------------------------
+
+
+def _tokens(text: str) -> list[str]:
+    return [t.lower() for t in re.findall(r"[A-Za-z0-9]+", text)]
+
+
+def test_recall_on_synthetic_ground_truth():
+    synth = pytest.importorskip("sgreview.synth")
+    data = synth.generate(1500, seed=11)
+    red = redact_texts(data.incidents.set_index("incident_id")["narrative"]).text
+    orig = data.incidents.set_index("incident_id")["narrative"]
+    missed: dict[str, int] = {}
+    planted: dict[str, int] = {}
+    for rec in data.identifiers.itertuples(index=False):
+        before, after = _tokens(orig[rec.incident_id]), _tokens(red[rec.incident_id])
+        toks = [t for t in _tokens(rec.value) if t not in {"mr", "mrs", "ms", "dr"}]
+        k = max(int(rec.count), 1)
+        leaked = any(after.count(t) > before.count(t) - k * toks.count(t) for t in set(toks))
+        planted[rec.type] = planted.get(rec.type, 0) + 1
+        missed[rec.type] = missed.get(rec.type, 0) + int(leaked)
+    for kind in ("NHS_NUMBER", "POSTCODE", "PHONE", "EMAIL", "NI_NUMBER", "DOB"):
+        if planted.get(kind):
+            assert missed[kind] == 0, kind
+    assert planted["NAME"] > 50
+    assert missed["NAME"] / planted["NAME"] <= 0.05
+
+
+def test_no_false_tags_on_identifier_free_synthetic_narratives():
+    synth = pytest.importorskip("sgreview.synth")
+    data = synth.generate(1500, seed=12)
+    clean = data.incidents.loc[
+        ~data.incidents["incident_id"].isin(data.identifiers["incident_id"]), "narrative"
+    ]
+    assert len(clean) > 100
+    red = redact_texts(clean).text
+    tags = int(red.str.count(r"\[(?:" + "|".join(TAGS) + r")\]").sum())
+    words = int(clean.str.split().str.len().sum())
+    assert 1000 * tags / words < 1.0
+
+
+# --- CLI --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def export(tmp_path):
+    path = tmp_path / "export.csv"
+    path.write_text(
+        "Incident ID,Date of incident,Locality,Description,Patient Name\n"
+        'A1,03/04/2024,North,"Pt John Smith NHS 943 476 5919 absconded from Rose Ward.",John Smith\n'
+        'A2,04/04/2024,South,"=cmd Olanzapine 10mg IM; Quorn upset, mum on 07700 900123.",Quorn Z\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_cli_redact_writes_redacted_file_and_leaves_input_unchanged(export, tmp_path, capsys):
+    before = sha256_file(export)
+    out = tmp_path / "out" / "redacted.csv"
+    log = tmp_path / "log.json"
+    code = main(
+        [
+            "redact", str(export), "--out", str(out), "--log", str(log),
+            "--map", "narrative=Description", "--name-column", "Patient Name",
+        ]
+    )
+    assert code == 0
+    assert sha256_file(export) == before
+    df = pd.read_csv(out)
+    assert "Patient Name" not in df.columns
+    assert df["narrative"].tolist() == [
+        "Pt [NAME] NHS [NHS_NUMBER] absconded from Rose Ward.",
+        "'=cmd Olanzapine 10mg IM; [NAME] upset, mum on [PHONE].",
+    ]
+    text = log.read_text()
+    assert '"NAME": 2' in text and '"rows_accepted": 2' in text
+    assert "Smith" not in text and "5919" not in text
+    printed = capsys.readouterr().out
+    assert "[NHS_NUMBER]: 1" in printed and "2 accepted" in printed
+
+
+def test_cli_redact_exits_1_when_rows_are_rejected(export, tmp_path, capsys):
+    with export.open("a", encoding="utf-8") as fh:
+        fh.write('A3,not a date,North,"DOB 01/02/1980",\n')
+    out = tmp_path / "redacted.csv"
+    rejects = tmp_path / "rejects.csv"
+    assert main(["redact", str(export), "--out", str(out), "--rejects", str(rejects)]) == 1
+    assert len(pd.read_csv(out)) == 2
+    assert "01/02/1980" not in rejects.read_text()
+    assert "rejected" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("suffix", [".xlsx", ".parquet"])
+def test_cli_redact_writes_xlsx_and_parquet_by_suffix(export, tmp_path, suffix):
+    out = tmp_path / f"redacted{suffix}"
+    assert main(["redact", str(export), "--out", str(out)]) == 0
+    df = pd.read_excel(out) if suffix == ".xlsx" else pd.read_parquet(out)
+    assert df["narrative"].str.contains(r"\[NHS_NUMBER\]").any()
+    assert not df["narrative"].str.contains("5919").any()
+
+
+def test_cli_redact_exits_2_on_unusable_input_and_writes_nothing(tmp_path, capsys):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n1,2\n", encoding="utf-8")
+    out = tmp_path / "redacted.csv"
+    assert main(["redact", str(bad), "--out", str(out)]) == 2
+    assert not out.exists()
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_cli_redact_exits_2_on_bad_output_suffix_or_overwriting_input(export, tmp_path, capsys):
+    assert main(["redact", str(export), "--out", str(tmp_path / "x.txt")]) == 2
+    assert main(["redact", str(export), "--out", str(export)]) == 2
+    assert main(["redact", str(export), "--out", str(tmp_path / "y.csv"), "--name-column", "Nope"]) == 2
