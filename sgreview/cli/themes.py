@@ -1,9 +1,183 @@
-"""CLI commands for the themes area (being built)."""
+"""``sgreview themes fit | apply | evaluate``: discover, reuse and check themes.
+
+Every command loads and validates the export, redacts the narratives (the model never sees
+identifiers), then fits or applies. Exit codes: 0 done; 1 done but some rows were rejected
+(counts printed on stderr); 2 unusable input, model or codebook (one line, nothing written).
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from sgreview.cli.data import add_map_argument
+from sgreview.errors import ParameterError
+from sgreview.io import to_json, write_csv
+from sgreview.schema import LoadResult, load_incidents, parse_column_map
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add this area's subcommands to the top-level parser."""
+    """Add ``themes fit|apply|evaluate`` to the top-level parser."""
+    themes = sub.add_parser(
+        "themes",
+        help="discover themes, apply a saved model, or evaluate against a human coding",
+        description="Theme discovery for incident narratives (narratives are redacted first).",
+    )
+    tsub = themes.add_subparsers(dest="themes_command", metavar="ACTION", parser_class=type(themes))
+    tsub.required = True
+
+    p = tsub.add_parser(
+        "fit",
+        help="discover themes, save model + editable codebook",
+        description="Discover themes and save the model with its editable codebook.yaml.",
+    )
+    p.add_argument("data", help="incident export: .csv, .xlsx or .parquet")
+    p.add_argument("--out", required=True, metavar="MODEL_DIR", help="folder for the model")
+    _add_k_seed(p)
+    add_map_argument(p)
+    p.add_argument(
+        "--codebook",
+        metavar="FILE|taxonomy",
+        help="codebook YAML whose themes with seed_terms are seeded; 'taxonomy' seeds the "
+        "built-in safeguarding taxonomy",
+    )
+    p.add_argument(
+        "--previous",
+        metavar="MODEL_DIR",
+        help="earlier model: matching themes keep its ids, names, merges and retirements",
+    )
+    p.add_argument("--assignments", metavar="FILE", help="also write the assignments CSV")
+    p.set_defaults(handler=_fit)
+
+    p = tsub.add_parser(
+        "apply",
+        help="assign themes with a saved model",
+        description="Assign themes to incidents with a saved model, honouring its codebook.yaml.",
+    )
+    p.add_argument("model", metavar="MODEL_DIR", help="folder written by `sgreview themes fit`")
+    p.add_argument("data", help="incident export: .csv, .xlsx or .parquet")
+    p.add_argument("--out", required=True, metavar="FILE", help="assignments CSV to write")
+    add_map_argument(p)
+    p.add_argument("--themes", metavar="FILE", help="also write the themes table (themes.csv)")
+    p.add_argument("--evidence", metavar="FILE", help="also write evidence sentences (CSV)")
+    p.set_defaults(handler=_apply)
+
+    p = tsub.add_parser(
+        "evaluate",
+        help="agreement with a human coding (prints JSON)",
+        description="Fit on the narratives (never on the labels), then print NMI, ARI, "
+        "best-match F1 per label, k, unthemed share, stability and seconds as one JSON object.",
+    )
+    p.add_argument("data", help="incident export: .csv, .xlsx or .parquet")
+    p.add_argument("--label-column", required=True, metavar="COL", help="the human coding")
+    _add_k_seed(p)
+    add_map_argument(p)
+    p.set_defaults(handler=_evaluate)
+
+
+def _add_k_seed(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--k", default="auto", metavar="N|auto", help="number of themes (default auto)")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
+
+
+def _k(value: str) -> int | str:
+    if value == "auto":
+        return value
+    try:
+        k = int(value)
+    except ValueError:
+        raise ParameterError(
+            f"--k must be a positive whole number or 'auto', got '{value}'"
+        ) from None
+    if k < 1:
+        raise ParameterError(f"--k must be a positive whole number or 'auto', got '{value}'")
+    return k
+
+
+def _load(args: argparse.Namespace, keep: tuple[str, ...] = ()) -> tuple[pd.DataFrame, LoadResult]:
+    """Load, validate and redact; rejected rows are reported on stderr."""
+    from sgreview.redact import redact_incidents
+
+    result = load_incidents(args.data, parse_column_map(args.map))
+    rec = result.reconciliation
+    if rec.get("rows_rejected"):
+        reasons = ", ".join(f"{r}: {c}" for r, c in rec.get("by_reason", {}).items())
+        print(
+            f"sgreview: {rec['rows_rejected']} of {rec['rows_read']} rows rejected ({reasons})",
+            file=sys.stderr,
+        )
+    incidents, _counts = redact_incidents(result.incidents)
+    return incidents, result
+
+
+def _exit(result: LoadResult) -> int:
+    return 1 if result.reconciliation.get("rows_rejected") else 0
+
+
+def _fit(args: argparse.Namespace) -> int:
+    from sgreview.themes import apply_themes, fit_themes, save_model, themes_table
+
+    k = _k(args.k)
+    out = Path(args.out)
+    incidents, result = _load(args)
+    model = fit_themes(
+        incidents, k=k, seed=args.seed, codebook=args.codebook, previous=args.previous
+    )
+    assignments = apply_themes(model, incidents)
+    table = themes_table(model, assignments)
+    save_model(model, out)
+    if args.assignments:
+        write_csv(assignments, args.assignments)
+    for note in model.notes_:
+        print(f"sgreview: warning: {note}", file=sys.stderr)
+    _print_summary(table, len(assignments))
+    print(f"model and codebook written to {out}")
+    return _exit(result)
+
+
+def _apply(args: argparse.Namespace) -> int:
+    from sgreview.themes import apply_themes, load_model, theme_evidence, themes_table
+
+    model = load_model(args.model)
+    incidents, result = _load(args)
+    assignments = apply_themes(model, incidents)
+    table = themes_table(model, assignments)
+    evidence = theme_evidence(model, incidents, assignments) if args.evidence else None
+    write_csv(assignments, args.out)
+    if args.themes:
+        write_csv(themes_table(model, assignments, evidence), args.themes)
+    if evidence is not None:
+        write_csv(evidence, args.evidence)
+    _print_summary(table, len(assignments))
+    print(f"assignments written to {args.out}")
+    return _exit(result)
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from sgreview.themes import evaluate_themes
+
+    k = _k(args.k)
+    incidents, _result = _load(args)
+    if args.label_column not in incidents.columns:
+        raise ParameterError(
+            f"label column '{args.label_column}' not found; columns are: "
+            + ", ".join(map(str, incidents.columns)),
+            path=args.data,
+        )
+    print(to_json(evaluate_themes(incidents, args.label_column, k=k, seed=args.seed)))
+    return 0
+
+
+def _print_summary(table: pd.DataFrame, n: int) -> None:
+    themed = table.loc[(table["theme_id"] != "T00") & (table["status"] != "merged")]
+    unthemed = table.loc[table["theme_id"] == "T00", "size"].sum()
+    share = unthemed / n if n else 0.0
+    print(f"{n} incidents, {len(themed)} themes, unthemed {unthemed} ({share:.1%})")
+    for row in themed.itertuples():
+        flag = "" if row.status == "active" else f"  [{row.status}]"
+        print(
+            f"  {row.theme_id}  {row.size:>6}  stability {row.stability:.2f}  {row.theme_label}{flag}"
+        )
