@@ -3,7 +3,7 @@
 Run on purpose (not part of the test suite):
 
     .venv/bin/python benchmarks/bench_themes.py [--n 100000] [--skip-real] [--skip-speed]
-        [--variants] [--planted-seeds 12 13 14]
+        [--variants] [--planted-seeds 11 12 13 14 15 16]
 
 Prints one line per measurement and a JSON summary at the end. The real-text part uses the
 coroners' PFD development corpus in ../shared/data/pfd_dev (third-party data: read in
@@ -44,6 +44,7 @@ sys.path.insert(0, str(ROOT))
 from sgreview.redact import redact_incidents  # noqa: E402
 from sgreview.synth import generate  # noqa: E402
 from sgreview.themes import (  # noqa: E402
+    UNTHEMED_ID,
     apply_themes,
     best_match_f1,
     cluster,
@@ -307,8 +308,12 @@ def variants(out: dict) -> None:
 
 
 def planted_seeds(out: dict, seeds: list[int]) -> None:
-    """Planted-theme recovery (auto k) on other synthetic corpora, default vs CSLS graph."""
-    sizes = {13: 3000, 14: 8000}
+    """Planted-theme recovery (auto k) on other synthetic corpora, default vs CSLS graph.
+
+    Also reports the share of the generator's pointer-only ("see RiO notes") narratives
+    left unthemed, which should be 1.
+    """
+    sizes = {13: 3000, 14: 8000, 15: 6000, 16: 7000}
     out["planted_seeds"] = {}
     for gen in seeds:
         n = sizes.get(gen, 5000)
@@ -322,9 +327,12 @@ def planted_seeds(out: dict, seeds: list[int]) -> None:
             f1 = best_match_f1(truth.reset_index(drop=True), a["theme_id"]).set_index("label")
             f1 = f1["f1"].drop("uninformative", errors="ignore")
             nmi = normalized_mutual_info_score(truth.to_numpy(), a["theme_id"])
+            pointer = truth.to_numpy() == "uninformative"
+            pointer_unthemed = float((a["theme_id"].to_numpy()[pointer] == UNTHEMED_ID).mean())
             print(
                 f"synthetic seed {gen} n={n} {name}: k={model.n_themes_} NMI {nmi:.3f}; "
-                f"min F1 {f1.min():.3f} ({f1.idxmin()})"
+                f"min F1 {f1.min():.3f} ({f1.idxmin()}); pointer-only unthemed "
+                f"{pointer_unthemed:.2f}"
             )
             out["planted_seeds"][f"{gen}/{name}"] = {
                 "n": n,
@@ -332,6 +340,7 @@ def planted_seeds(out: dict, seeds: list[int]) -> None:
                 "nmi": round(nmi, 4),
                 "min_f1": round(float(f1.min()), 4),
                 "worst": f1.idxmin(),
+                "pointer_unthemed": round(pointer_unthemed, 4),
             }
 
 

@@ -83,8 +83,34 @@ def taxonomy_name(terms: list[str], weights: list[float], entries: list[dict]) -
     their own. "Clearly" means: at least two distinct theme terms matched, and the matched
     weight is at least 1.5 times that of the runner-up entry.
     """
-    if not terms:
+    scored = _entry_scores(terms, weights, entries, min_hits=2)
+    if not scored:
         return None
+    if len(scored) > 1 and scored[0][0] < 1.5 * scored[1][0]:
+        return None
+    return scored[0][2]
+
+
+def nearest_taxonomy_key(terms: list[str], weights: list[float], entries: list[dict]) -> str | None:
+    """The taxonomy entry a theme leans to most (one matched term is enough), else ``None``.
+
+    Weaker than :func:`taxonomy_name` on purpose: it is not used to *name* a theme, only to
+    tell whether two neighbouring themes belong to the same domain category. A sub-theme
+    such as "ligature, neck, en suite" matches self-harm through one word only, yet it
+    plainly leans to self-harm and not to violence. Ties give ``None``.
+    """
+    scored = _entry_scores(terms, weights, entries, min_hits=1)
+    if not scored or (len(scored) > 1 and scored[0][0] <= scored[1][0]):
+        return None
+    return str(scored[0][1])
+
+
+def _entry_scores(
+    terms: list[str], weights: list[float], entries: list[dict], *, min_hits: int
+) -> list[tuple[float, str, dict]]:
+    """(matched weight, key, entry) of each entry with ``min_hits`` matched terms, best first."""
+    if not terms:
+        return []
     w = np.asarray(weights[:MATCH_DEPTH], dtype=np.float64)
     w = w / w.max() if w.max() > 0 else w
     position = {t: i for i, t in enumerate(terms[:MATCH_DEPTH])}
@@ -95,14 +121,10 @@ def taxonomy_name(terms: list[str], weights: list[float], entries: list[dict]) -
             found = [next((position[v] for v in forms if v in position), None) for forms in phrase]
             if found and all(f is not None for f in found):
                 hits.update(found)
-        if len(hits) >= 2:
+        if len(hits) >= min_hits:
             scored.append((float(w[sorted(hits)].sum()), entry["key"], entry))
-    if not scored:
-        return None
     scored.sort(key=lambda s: (-s[0], s[1]))
-    if len(scored) > 1 and scored[0][0] < 1.5 * scored[1][0]:
-        return None
-    return scored[0][2]
+    return scored
 
 
 def _entry_phrases(entry: dict) -> tuple[tuple[tuple[str, ...], ...], ...]:
