@@ -1,0 +1,152 @@
+"""Stage 4, comparing localities: theme mix, funnel plots and organisation-wide trends.
+
+The comparison answers the commissioner's question ("which localities see more of this
+theme, and is it getting worse?") the NHS-standard way: funnel plots instead of league
+tables, and Making Data Count charts for trends. It reads the run's saved assignments, so
+every locality is counted under the same themes as in its own report.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from sgreview import views
+from sgreview.errors import InputError
+from sgreview.pipeline.common import (
+    COMPARISON_DIR,
+    UNTHEMED_ID,
+    in_window,
+    read_assignments,
+    resolve_optional,
+    stage_dir,
+)
+from sgreview.pipeline.discovery import ensure_model
+
+#: Funnel plots drawn for at most this many themes (those with the strongest flags).
+MAX_FUNNELS = 4
+FLAG_ORDER = {"alarm_high": 0, "alarm_low": 1, "alert_high": 2, "alert_low": 3}
+
+
+@dataclass
+class Comparison:
+    """What the comparison notebook shows; reviewer tables and labels already suppressed."""
+
+    summary: str
+    chi_square: pd.DataFrame
+    flags: pd.DataFrame
+    signals: pd.DataFrame
+    figure_heatmap: Figure
+    figure_funnels: list[Figure]
+    figure_trends: Figure
+    paths: dict[str, Path] = field(default_factory=dict)
+
+
+def locality_comparison(
+    data_path: str | Path,
+    output_dir: str | Path,
+    *,
+    columns: dict[str, str] | None = None,
+    model_dir: str | Path | None = None,
+    seed: int = 42,
+    group_by: str = "locality",
+    denominators_path: str | Path | None = None,
+    denominator_unit: str = "occupied_bed_days",
+    period: str = "month",
+    period_start: str | None = None,
+    period_end: str | None = None,
+    improvement_direction: str = "neutral",
+    run_length: int = 7,
+    screen_outliers: bool = False,
+    suppression_threshold: int = 7,
+    rounding_base: int = 5,
+) -> Comparison:
+    """Compare every group on the shared themes and write ``comparison/`` (DESIGN.md)."""
+    from sgreview import plots
+    from sgreview.compare import compare, write_comparison
+
+    policy = views.policy(suppression_threshold, rounding_base)
+    ensure_model(data_path, output_dir, model_dir=model_dir, columns=columns, seed=seed)
+    assignments = in_window(read_assignments(output_dir), period_start, period_end)
+    if assignments.empty:
+        raise InputError(f"no accepted incidents between {period_start or 'the start'} and "
+                         f"{period_end or 'the end'} of the data", path=data_path)
+    denominators = None
+    found = resolve_optional(denominators_path)
+    if found is not None and group_by == "locality":
+        denominators = pd.read_csv(found, dtype={"locality": str, "period": str})
+    result = compare(
+        assignments, group_by=group_by, denominators=denominators,
+        unit=denominator_unit if denominators is not None else None, period=period,
+        run_length=run_length, screen_outliers=screen_outliers,
+        improvement_direction=improvement_direction,
+    )
+    out = stage_dir(output_dir, COMPARISON_DIR)
+    written = write_comparison(result, out)
+
+    funnel = result.funnel
+    flagged = funnel.loc[funnel["flag"].isin(list(FLAG_ORDER)) & (funnel["theme_id"] != UNTHEMED_ID)]
+    order = (flagged.assign(rank=flagged["flag"].map(FLAG_ORDER))
+             .sort_values(["rank", "theme_id"]).drop_duplicates("theme_id")["theme_id"].head(MAX_FUNNELS))
+    funnels = [plots.funnel_plot(funnel.loc[funnel["theme_id"] == t], policy=policy) for t in order]
+    overall = result.spc.loc[result.spc["locality"] == "All"]
+    return Comparison(
+        summary=_summary(result, flagged, group_by),
+        chi_square=views.chi_square_table(result.crosstab),
+        flags=views.flags_table(flagged, policy, kind=_first(funnel, "kind", "proportion"),
+                                unit=_first(funnel, "unit", None)),
+        signals=views.signals_table(result.special_cause, policy, with_group=True),
+        figure_heatmap=plots.theme_heatmap(result.crosstab, policy),
+        figure_funnels=funnels,
+        figure_trends=plots.spc_small_multiples(
+            views.short_labels(overall), locality="All", improvement_direction=improvement_direction, policy=policy
+        ),
+        paths={p.stem: p for p in written},
+    )
+
+
+def _first(frame: pd.DataFrame, column: str, default):
+    """The (constant) value of a descriptive column of the funnel table."""
+    if column not in frame or frame.empty or pd.isna(frame[column].iloc[0]):
+        return default
+    return str(frame[column].iloc[0])
+
+
+def _summary(result, flagged: pd.DataFrame, group_by: str) -> str:
+    ct = result.crosstab
+    groups = ct.counts.shape[1]
+    lines = [
+        f"**Comparison at a glance.** {groups} {group_by} groups were compared on "
+        f"{ct.counts.shape[0]} themes."
+    ]
+    if pd.notna(ct.p_value):
+        verdict = "differs between groups more than chance would explain" if ct.p_value < 0.05 else "is similar across groups"
+        lines.append(f"The theme mix {verdict} (chi-square p {'< 0.001' if ct.p_value < 0.001 else f'= {ct.p_value:.3f}'}).")
+    alarms = flagged.loc[flagged["flag"] == "alarm_high"]
+    if len(alarms):
+        parts = [f"{r.theme_label} in {r.locality}" for r in alarms.itertuples()]
+        lines.append("**What stands out:** higher than the funnel limits allow (alarm): " + "; ".join(parts) + ".")
+    elif len(flagged):
+        lines.append(f"**What stands out:** no alarms; {len(flagged)} alert(s) outside the 95% limits, which chance alone can produce.")
+    else:
+        lines.append("**What stands out:** every group sits within its funnel limits for every theme.")
+    now = result.special_cause
+    latest = now.loc[now["latest_special_cause"].astype(bool)] if len(now) else now
+    overall = latest.loc[latest["locality"] == "All"] if len(latest) else latest
+    if len(overall):
+        parts = [f"{r.theme_label} ({views.rule_text(r.latest_rule)})" for r in overall.itertuples()]
+        lines.append("**What changed:** organisation-wide special-cause variation in the latest period for " + "; ".join(parts) + ".")
+    else:
+        lines.append(
+            f"**What changed:** no organisation-wide theme shows special-cause variation in the latest period; "
+            f"{len(latest)} group-level series do (see the trends table)."
+        )
+    todo = ["ask the flagged localities to review the themes that stand out, starting with alarms"] if len(alarms) else []
+    todo.append("read each locality's own report for its trends and learning")
+    lines.append("**What to do:** " + "; ".join(todo) + ".")
+    if result.warnings:
+        lines.append("*Note:* " + " ".join(result.warnings))
+    return "\n\n".join(lines)

@@ -1,0 +1,324 @@
+"""Stage 3, one locality's review: its themes, its trends, how it compares, its learning.
+
+Locality isolation is the rule here: a locality's report may hold only its own incidents'
+detail. Narratives are loaded for this locality alone (before redaction), trends are charted
+for this locality alone, and every comparison is against *all other localities combined*, so
+nothing in the report describes another named locality.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from sgreview import views
+from sgreview.errors import InputError, ParameterError
+from sgreview.io import write_csv
+from sgreview.pipeline.common import (
+    LOCALITIES_DIR,
+    UNTHEMED_ID,
+    check_locality,
+    in_window,
+    load_redacted,
+    model_path,
+    read_assignments,
+    read_themes_table,
+    resolve_optional,
+    slug,
+    stage_dir,
+    staged_files,
+)
+from sgreview.pipeline.discovery import ensure_model
+
+#: Themes charted in the locality's trend panel (its largest, by count).
+TREND_THEMES = 6
+OTHERS = "All other localities"
+
+
+@dataclass
+class LocalityReview:
+    """What the locality notebook shows; every count already suppressed for reviewers."""
+
+    locality: str
+    title: str
+    summary: str
+    profile: pd.DataFrame
+    figure_profile: Figure
+    figure_trends: Figure
+    signals: pd.DataFrame
+    evidence: pd.DataFrame
+    learning_points: pd.DataFrame
+    actions: pd.DataFrame
+    paths: dict[str, Path] = field(default_factory=dict)
+
+
+def locality_profile(assignments: pd.DataFrame, locality: str) -> pd.DataFrame:
+    """Per theme: this locality's count and share beside all other localities combined.
+
+    Counts are unsuppressed (this table is written for analysts); ``ratio`` is the
+    locality's share over the others' share.
+    """
+    is_local = assignments["locality"].eq(locality)
+    theme = assignments["theme_id"].astype(str)
+    counts = pd.crosstab(theme, np.where(is_local, "local", "others"))
+    for col in ("local", "others"):
+        if col not in counts:
+            counts[col] = 0
+    labels = assignments.groupby(theme)["theme_label"].first()
+    n_local, n_others = int(is_local.sum()), int((~is_local).sum())
+    table = pd.DataFrame(
+        {
+            "theme_id": counts.index,
+            "theme_label": labels.reindex(counts.index).to_numpy(),
+            "events": counts["local"].to_numpy(),
+            "n": n_local,
+            "share": counts["local"].to_numpy() / max(n_local, 1),
+            "others_events": counts["others"].to_numpy(),
+            "others_n": n_others,
+            "others_share": counts["others"].to_numpy() / max(n_others, 1),
+        }
+    )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        table["ratio"] = np.where(table["others_share"] > 0, table["share"] / table["others_share"], np.nan)
+    return table.sort_values(["events", "theme_id"], ascending=[False, True]).reset_index(drop=True)
+
+
+def practice_profile(narratives: pd.Series) -> pd.DataFrame:
+    """How many of these (redacted) narratives mention each Safeguarding Adults Review
+    practice theme, found through the taxonomy's terms, with its SEIPS work-system factor."""
+    from sgreview.learning import detect_practice_themes
+    from sgreview.learning.briefing import default_practice_themes
+
+    themes = default_practice_themes()
+    hits = detect_practice_themes(narratives, themes)
+    info = {str(t["key"]): t for t in themes}
+    table = pd.DataFrame(
+        {
+            "practice_theme": hits.columns,
+            "name": [info[k].get("name", k) for k in hits.columns],
+            "seips": [info[k].get("seips", "") for k in hits.columns],
+            "incidents": hits.sum().to_numpy(dtype=int),
+            "n": len(hits),
+        }
+    )
+    table["share"] = table["incidents"] / max(len(hits), 1)
+    return table.sort_values(["incidents", "practice_theme"], ascending=[False, True]).reset_index(drop=True)
+
+
+def _denominators(path: str | Path | None, unit: str) -> tuple[pd.DataFrame | None, str | None]:
+    found = resolve_optional(path)
+    if found is None:
+        return None, None
+    return pd.read_csv(found, dtype={"locality": str, "period": str}), unit
+
+
+def locality_review(
+    data_path: str | Path,
+    output_dir: str | Path,
+    locality: str,
+    *,
+    columns: dict[str, str] | None = None,
+    model_dir: str | Path | None = None,
+    seed: int = 42,
+    denominators_path: str | Path | None = None,
+    denominator_unit: str = "occupied_bed_days",
+    actions_path: str | Path | None = None,
+    period: str = "month",
+    period_start: str | None = None,
+    period_end: str | None = None,
+    improvement_direction: str = "neutral",
+    run_length: int = 7,
+    screen_outliers: bool = False,
+    suppression_threshold: int = 7,
+    rounding_base: int = 5,
+) -> LocalityReview:
+    """Build one locality's report from the run's saved assignments and model.
+
+    Writes ``localities/<slug>/``: ``profile.csv`` (theme counts and shares against all other
+    localities combined), ``funnel.csv`` (this locality's rows), ``spc.csv`` (its trends) and
+    ``actions.csv`` (its actions and their effects), all analyst-facing and unsuppressed.
+    """
+    from sgreview import plots
+    from sgreview.funnel import funnel_table
+    from sgreview.spc import spc_table, special_cause_summary
+    from sgreview.themes import load_model, theme_evidence
+
+    if not locality:
+        raise ParameterError(
+            "the locality review needs a locality: add -p locality NAME or "
+            "-f parameters/localities/<locality>.yaml", column="locality"
+        )
+    policy = views.policy(suppression_threshold, rounding_base)
+    ensure_model(data_path, output_dir, model_dir=model_dir, columns=columns, seed=seed)
+    model = load_model(model_path(output_dir, model_dir))
+    assignments = read_assignments(output_dir)
+    check_locality(locality, assignments["locality"], source=data_path)
+    window = in_window(assignments, period_start, period_end)
+    local = window.loc[window["locality"] == locality]
+    span = _span(period_start, period_end)
+    if local.empty:
+        raise InputError(f"{locality} has no accepted incidents {span or 'in the data'}", path=data_path)
+    out = stage_dir(output_dir, LOCALITIES_DIR, slug(locality))
+
+    profile = locality_profile(window, locality)
+    denominators, unit = _denominators(denominators_path, denominator_unit)
+    funnel = funnel_table(window, group_by="locality", denominators=denominators, unit=unit)
+    funnel = funnel.loc[funnel["locality"] == locality].reset_index(drop=True)
+    profile = profile.merge(funnel[["theme_id", "flag"]], on="theme_id", how="left")
+
+    spc = spc_table(local, group_by="locality", period=period,
+                    improvement_direction=improvement_direction, run_length=run_length,
+                    screen_outliers=screen_outliers)
+    spc = spc.loc[spc["locality"] == locality].reset_index(drop=True)
+    signals = special_cause_summary(spc)
+
+    loaded = load_redacted(data_path, columns, locality=locality)
+    incidents = loaded.incidents.loc[loaded.incidents["incident_id"].isin(local["incident_id"])]
+    evidence = theme_evidence(model, incidents, local.loc[local["incident_id"].isin(incidents["incident_id"])], n=3)
+    practice = practice_profile(incidents["narrative"])
+
+    actions, actions_note = _locality_actions(actions_path, locality, output_dir, window, period)
+    with staged_files(out) as tmp:
+        write_csv(profile, tmp / "profile.csv")
+        write_csv(funnel, tmp / "funnel.csv")
+        write_csv(spc, tmp / "spc.csv")
+        write_csv(practice, tmp / "practice_themes.csv")
+        if actions is not None:
+            write_csv(actions, tmp / "actions.csv")
+        paths = {p.stem: out / p.name for p in tmp.iterdir()}
+
+    sizes = profile.rename(columns={"events": "size"})[["theme_id", "theme_label", "size"]]
+    top = profile.loc[profile["theme_id"] != UNTHEMED_ID, "theme_id"].head(TREND_THEMES).tolist()
+    return LocalityReview(
+        locality=locality,
+        title=f"## {locality}" + (f", {span}" if span else ""),
+        summary=_summary(locality, local, profile, signals, actions, practice, policy,
+                         period_start, period_end),
+        profile=views.profile_table(profile, policy, others=OTHERS, flag_basis=_flag_basis(funnel)),
+        figure_profile=views.profile_figure(profile, policy, locality=locality, others=OTHERS),
+        figure_trends=plots.spc_small_multiples(
+            views.short_labels(spc.loc[spc["theme_id"].isin(top)]), locality=locality,
+            improvement_direction=improvement_direction, policy=policy, ncols=3,
+        ),
+        signals=views.signals_table(signals, policy),
+        evidence=views.evidence_table(evidence, sizes, policy),
+        learning_points=views.practice_table(practice, policy),
+        actions=views.actions_table(actions, policy, message=actions_note),
+        paths=paths,
+    )
+
+
+def _span(period_start: str | None, period_end: str | None) -> str:
+    """The review window in words ("from 1 April 2024 to 31 March 2025"), or "" for all dates."""
+    def day(value: str) -> str:
+        ts = pd.Timestamp(value)
+        return f"{ts.day} {ts:%B %Y}"
+
+    if period_start and period_end:
+        return f"from {day(period_start)} to {day(period_end)}"
+    if period_start:
+        return f"from {day(period_start)}"
+    return f"up to {day(period_end)}" if period_end else ""
+
+
+def _flag_basis(funnel: pd.DataFrame) -> str:
+    """What the funnel compared, in words, for the profile table's flag column."""
+    if "kind" in funnel and len(funnel) and funnel["kind"].iloc[0] == "rate":
+        unit = str(funnel["unit"].iloc[0]) if "unit" in funnel else "unit of exposure"
+        return f"rate per {unit.replace('_', ' ').rstrip('s')}"
+    return "share of incidents"
+
+
+def _locality_actions(
+    actions_path: str | Path | None, locality: str, output_dir: str | Path,
+    assignments: pd.DataFrame, period: str,
+) -> tuple[pd.DataFrame | None, str | None]:
+    """This locality's (and organisation-wide) actions with their effect on the theme.
+
+    A register that fails validation does not sink the whole locality report: the actions
+    section says why instead (the learning summary, where actions are the point, fails on it).
+    """
+    found = resolve_optional(actions_path)
+    if found is None:
+        return None, None
+    from sgreview.errors import SgreviewError
+    from sgreview.learning import action_effects, load_actions
+
+    try:
+        actions = load_actions(found, themes=read_themes_table(output_dir))
+    except SgreviewError as err:
+        return None, f"The actions register could not be used: {err}"
+    mine = actions["locality"].fillna("").astype(str).isin([locality, ""])
+    if not mine.any():
+        return actions.iloc[0:0], None
+    local = assignments.loc[assignments["locality"] == locality]
+    effects = action_effects(actions.loc[mine], local, period=period)
+    described = actions[["action_id", "description"]] if "description" in actions else None
+    if described is not None and "description" not in effects:
+        effects = effects.merge(described, on="action_id", how="left")
+    return effects, None
+
+
+def _summary(
+    locality: str, local: pd.DataFrame, profile: pd.DataFrame, signals: pd.DataFrame,
+    actions: pd.DataFrame | None, practice: pd.DataFrame, policy, period_start: str | None,
+    period_end: str | None,
+) -> str:
+    n = len(local)
+    if n:
+        first, last = local["incident_date"].min(), local["incident_date"].max()
+        span = f"between {first:%B %Y} and {last:%B %Y}"
+    else:
+        span = f"between {period_start or 'the start'} and {period_end or 'the end'} of the data"
+    lines = [f"**{locality} at a glance.** {locality} recorded {views.one_count(n, policy)} incidents {span}."]
+    themed = profile.loc[(profile["theme_id"] != UNTHEMED_ID) & ~views.is_suppressed(profile["events"], policy)]
+    if len(themed):
+        parts = [
+            f"{r.theme_label} ({r.share:.0%} of its incidents, against {r.others_share:.0%} in "
+            "all other localities combined)"
+            for r in themed.head(3).itertuples()
+        ]
+        lines.append("Its largest themes are " + "; ".join(parts) + ".")
+    high = themed.loc[themed["flag"].astype(str).str.endswith("_high")]
+    low = themed.loc[themed["flag"].astype(str).str.endswith("_low")]
+    if len(high):
+        names = ", ".join(f"{r.theme_label} ({r.flag.split('_')[0]})" for r in high.itertuples())
+        lines.append(f"**What stands out:** higher than expected given the organisation's rate: {names}.")
+    else:
+        lines.append("**What stands out:** no theme is higher than expected beyond chance.")
+    if len(low):
+        lines.append("Lower than expected: " + ", ".join(low["theme_label"].astype(str)) + ".")
+    shown = set(themed["theme_id"])
+    changing = signals.loc[signals["latest_special_cause"].astype(bool) & signals["theme_id"].isin(shown)] if len(signals) else signals
+    if len(changing):
+        parts = [f"{r.theme_label} ({views.rule_text(r.latest_rule)})" for r in changing.itertuples()]
+        lines.append("**What changed:** the latest month shows special-cause variation in " + "; ".join(parts) + ".")
+    elif len(signals):
+        lines.append(
+            "**What changed:** no special-cause variation in the latest month; "
+            f"{len(signals)} theme trend(s) showed a signal in the last three months (see Trends)."
+        )
+    else:
+        lines.append("**What changed:** every theme's monthly count shows only common-cause variation.")
+    todo = []
+    if len(high):
+        todo.append(f"review recent {high.iloc[0]['theme_label']} incidents with the team and ask why the rate is higher")
+    if actions is not None and len(actions):
+        overdue = int(actions["overdue"].astype(bool).sum()) if "overdue" in actions else 0
+        open_ = int((actions["status"].astype(str) != "completed").sum()) if "status" in actions else 0
+        if overdue:
+            todo.append(f"chase {overdue} overdue action(s)")
+        elif open_:
+            todo.append(f"keep {open_} open action(s) on track")
+    common = practice.loc[~views.is_suppressed(practice["incidents"], policy) & (practice["incidents"] > 0)]
+    if len(common):
+        todo.append(f"use the team meeting to reflect on {str(common.iloc[0]['name']).lower()}, "
+                    "the practice theme most often described in these incidents")
+    if not todo:
+        todo.append("no new action suggested by the data; keep monitoring")
+    lines.append("**What to do:** " + "; ".join(todo) + ".")
+    return "\n\n".join(lines)

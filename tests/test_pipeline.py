@@ -1,0 +1,361 @@
+"""Unit tests for the review pipeline's stage functions and review planning (no kernels)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from sgreview import views
+from sgreview.disclosure import DisclosurePolicy
+from sgreview.errors import InputError, ParameterError
+from sgreview.pipeline import common
+from sgreview.pipeline.learning import case_set_spec
+from sgreview.pipeline.locality import locality_profile
+from sgreview.pipeline.quality import completeness_by_locality, data_quality
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _incidents_csv(path: Path, rows: list[dict]) -> Path:
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
+def _row(i: int, locality: str = "North", **extra) -> dict:
+    base = {
+        "incident_id": f"INC{i:04d}",
+        "incident_date": f"{(i % 27) + 1:02d}/0{(i % 9) + 1}/2024",
+        "locality": locality,
+        "narrative": "Patient found with ligature on the ward, removed by staff, obs increased to level 3.",
+        "team": "Ward A",
+        "ethnicity": "White British",
+    }
+    return base | extra
+
+
+def test_ensure_demo_data_refuses_to_invent_data_for_a_missing_real_path(tmp_path):
+    with pytest.raises(InputError, match="data file not found"):
+        common.ensure_demo_data(tmp_path / "export.csv")
+    assert not (tmp_path / "export.csv").exists()
+
+
+def test_ensure_demo_data_returns_an_existing_file_untouched(tmp_path):
+    path = tmp_path / "export.csv"
+    path.write_text("x\n1\n", encoding="utf-8")
+    assert common.ensure_demo_data(path) == path.resolve()
+    assert path.read_text(encoding="utf-8") == "x\n1\n"
+
+
+def test_write_synthetic_export_writes_incidents_with_sidecars(tmp_path):
+    path = common.write_synthetic_export(tmp_path / "data" / "inc.csv", n=300, seed=3)
+    names = sorted(p.name for p in path.parent.iterdir())
+    assert "inc.csv" in names
+    assert {"inc_actions.csv", "inc_denominators.csv", "inc_identifiers.csv"} <= set(names)
+    assert not [n for n in names if n.startswith(".")], "temporary files left behind"
+    assert len(pd.read_csv(path)) == 300
+
+
+def test_check_locality_names_the_closest_known_locality():
+    with pytest.raises(ParameterError, match="did you mean 'Northmoor'"):
+        common.check_locality("Northmore", pd.Series(["Northmoor", "Kingsford"]))
+    assert common.check_locality("Kingsford", ["Northmoor", "Kingsford"]) == "Kingsford"
+
+
+def test_slug_makes_folder_safe_names():
+    assert common.slug("Ashdown Vale") == "ashdown-vale"
+    assert common.slug("St. Mary's / East") == "st-mary-s-east"
+    assert common.slug("***") == "unnamed"
+
+
+def test_in_window_keeps_dates_inside_both_ends():
+    frame = pd.DataFrame({"incident_date": pd.to_datetime(["2024-01-31", "2024-02-01", "2024-03-01"])})
+    assert len(common.in_window(frame, "2024-02-01", "2024-02-29")) == 1
+    assert len(common.in_window(frame, None, None)) == 3
+
+
+def test_completeness_by_locality_counts_blanks_as_missing():
+    frame = pd.DataFrame(
+        {
+            "locality": ["A", "A", "A", "A", "B"],
+            "narrative": ["one two three four five six seven eight"] * 4 + ["see notes"],
+            "team": ["W1", "", None, "W2", "W3"],
+            "ethnicity": ["x", "y", "z", "w", ""],
+            "incident_date": pd.to_datetime(["2024-01-01"] * 5),
+        }
+    )
+    table = completeness_by_locality(frame)
+    assert table.loc["A", "incidents"] == 4
+    assert table.loc["A", "team"] == pytest.approx(0.5)
+    assert table.loc["B", "ethnicity"] == 0.0
+    assert table.loc["B", "narrative_informative"] == 0.0
+    assert table.loc["A", "narrative_informative"] == 1.0
+
+
+def test_locality_profile_compares_with_all_other_localities_combined():
+    a = pd.DataFrame(
+        {
+            "locality": ["N"] * 4 + ["S"] * 6 + ["E"] * 10,
+            "theme_id": ["T01", "T01", "T01", "T02"] + ["T01"] * 3 + ["T02"] * 3 + ["T02"] * 10,
+            "theme_label": "x",
+        }
+    )
+    profile = locality_profile(a, "N").set_index("theme_id")
+    assert profile.loc["T01", "events"] == 3
+    assert profile.loc["T01", "share"] == pytest.approx(0.75)
+    assert profile.loc["T01", "others_events"] == 3
+    assert profile.loc["T01", "others_share"] == pytest.approx(3 / 16)
+    assert profile.loc["T01", "ratio"] == pytest.approx(0.75 / (3 / 16))
+    assert set(profile.columns) >= {"others_n", "n"}
+    assert "locality" not in profile.columns
+
+
+def test_profile_table_suppresses_small_counts_and_their_shares():
+    profile = pd.DataFrame(
+        {
+            "theme_id": ["T01", "T02"], "theme_label": ["Self-harm", "Absconding"],
+            "events": [23, 3], "n": [26, 26], "share": [23 / 26, 3 / 26],
+            "others_events": [100, 50], "others_n": [150, 150],
+            "others_share": [2 / 3, 1 / 3], "ratio": [1.3, 0.35], "flag": ["within", "alert_low"],
+        }
+    )
+    shown = views.profile_table(profile, DisclosurePolicy(), others="All other localities")
+    assert shown.loc["Self-harm", "incidents"] == "25"
+    assert shown.loc["Absconding", "incidents"] == "*"
+    assert shown.loc["Absconding", "share here"] == "*"
+    assert shown.loc["Absconding", "ratio"] == "*"
+    assert shown.loc["Self-harm", "share here"] == "88.5%"
+
+
+def test_evidence_table_shows_no_examples_for_small_themes_and_redacts_again():
+    evidence = pd.DataFrame(
+        {
+            "theme_id": ["T01", "T02"], "incident_id": ["I1", "I2"],
+            "sentence": ["Pt called 07700 900123 about leave.", "Small theme sentence."],
+            "score": [0.9, 0.8],
+        }
+    )
+    sizes = pd.DataFrame({"theme_id": ["T01", "T02"], "theme_label": ["Leave", "Tiny"], "size": [40, 5]})
+    shown = views.evidence_table(evidence, sizes, DisclosurePolicy())
+    assert list(shown.index) == ["Leave"]
+    assert "07700" not in shown.to_string()
+
+
+def test_data_quality_writes_reconciliation_and_rejects_without_identifiers(tmp_path):
+    rows = [_row(i) for i in range(12)] + [_row(20, "South") for _ in range(2)]
+    rows.append(_row(30, incident_date="ring 07700 900123"))
+    data = _incidents_csv(tmp_path / "inc.csv", rows)
+    result = data_quality(data, tmp_path / "run")
+    rec = json.loads((tmp_path / "run" / "data_quality" / "reconciliation.json").read_text())
+    assert rec["rows_read"] == 15
+    assert rec["rows_accepted"] + rec["rows_rejected"] == rec["rows_read"]
+    assert rec["by_reason"] == {"duplicate_incident_id": 1, "unparseable_date": 1}
+    rejects = (tmp_path / "run" / "data_quality" / "rejects.csv").read_text()
+    assert "07700" not in rejects and "unparseable_date" in rejects
+    # South has 1 accepted incident: its count and rates are hidden from reviewers.
+    assert result.completeness.loc["South", "incidents"] == "*"
+    assert set(result.completeness.loc["South"].drop("incidents")) == {"*"}
+    assert "13 (86.7%) were accepted" in result.summary
+
+
+def test_case_set_spec_maps_notebook_parameters_to_exactly_one_selector():
+    assert case_set_spec("SAR-1", [], None) == {"case_ref": "SAR-1"}
+    assert case_set_spec(None, ["1", "2"], None) == {"incident_ids": ["1", "2"]}
+    assert case_set_spec(None, [], {"theme": "self_harm", "period_start": "2024-01-01"}) == {
+        "filter": {"theme": "self_harm", "start": "2024-01-01"}
+    }
+    with pytest.raises(ParameterError, match="exactly one"):
+        case_set_spec("SAR-1", ["1"], None)
+    with pytest.raises(ParameterError, match="exactly one"):
+        case_set_spec(None, [], None)
+
+
+# --- review planning: everything checked before a kernel starts --------------------------
+
+
+@pytest.fixture(scope="module")
+def small_export(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("export")
+    return common.write_synthetic_export(folder / "incidents.csv", n=400, seed=11)
+
+
+def _review_yaml(folder: Path, data: Path, **extra) -> Path:
+    config = {"review_name": "unit", "data_path": str(data), "localities": "all"} | extra
+    path = folder / "review.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    return path
+
+
+def test_plan_review_runs_stages_in_order_with_one_job_per_locality_and_case_set(tmp_path, small_export):
+    from sgreview.pipeline.review import plan_review
+
+    config = _review_yaml(tmp_path, small_export, case_sets=[{"name": "SAR A", "case_ref": "SAR-2025-01"}])
+    stages, params = plan_review(config, tmp_path / "run")
+    assert [s.name for s in stages] == ["data_quality", "theme_discovery", "localities", "comparison", "learning"]
+    localities = sorted(pd.read_csv(small_export)["locality"].unique())
+    assert sorted(j.parameters["locality"] for j in stages[2].jobs) == localities
+    assert params["localities"] == localities
+    learning = stages[4].jobs[0]
+    assert learning.parameters["case_ref"] == "SAR-2025-01" and learning.parameters["case_set"] == "SAR A"
+    assert all(j.parameters["output_dir"] == str(tmp_path / "run") for s in stages for j in s.jobs)
+    assert "locality" not in stages[0].jobs[0].parameters
+    later = [j for s in stages[2:] for j in s.jobs]
+    assert {j.parameters["model_dir"] for j in later} == {str(tmp_path / "run" / "themes" / "model")}
+    assert not (tmp_path / "run").exists(), "planning must not write anything"
+
+
+def test_plan_review_rejects_a_locality_that_is_not_in_the_data(tmp_path, small_export):
+    from sgreview.pipeline.review import plan_review
+
+    config = _review_yaml(tmp_path, small_export, localities=["Kingsford", "Atlantis"])
+    with pytest.raises(ParameterError, match="Atlantis"):
+        plan_review(config, tmp_path / "run")
+
+
+def test_run_review_with_a_missing_data_path_fails_before_creating_a_run(tmp_path):
+    from sgreview.pipeline.review import run_review
+
+    config = _review_yaml(tmp_path, tmp_path / "nowhere.csv")
+    with pytest.raises(ParameterError, match="data_path"):
+        run_review(config, out=tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_locality_parameter_file_is_layered_onto_that_locality_only(tmp_path, small_export):
+    from sgreview.pipeline.review import plan_review
+
+    config = _review_yaml(tmp_path, small_export, localities=["Kingsford", "Northmoor"])
+    (tmp_path / "localities").mkdir()
+    (tmp_path / "localities" / "kingsford.yaml").write_text(
+        "locality: Kingsford\nimprovement_direction: decrease\n", encoding="utf-8"
+    )
+    stages, _ = plan_review(config, tmp_path / "run")
+    direction = {j.parameters["locality"]: j.parameters["improvement_direction"] for j in stages[2].jobs}
+    assert direction == {"Kingsford": "decrease", "Northmoor": "neutral"}
+
+
+def test_a_typo_in_a_locality_file_is_named_with_that_file(tmp_path, small_export):
+    from sgreview.pipeline.review import plan_review
+
+    config = _review_yaml(tmp_path, small_export, localities=["Kingsford"])
+    (tmp_path / "localities").mkdir()
+    bad = tmp_path / "localities" / "kingsford.yaml"
+    bad.write_text("locality: Kingsford\nimprovment_direction: decrease\n", encoding="utf-8")
+    with pytest.raises(ParameterError) as err:
+        plan_review(config, tmp_path / "run")
+    assert "improvment_direction" in str(err.value) and "kingsford.yaml" in str(err.value)
+
+
+def test_every_shipped_parameter_file_validates_against_its_notebook(small_export):
+    from sgreview.params import load_parameter_files, validate_for_notebook
+
+    notebook = REPO / "notebooks" / "03_locality_review.ipynb"
+    for path in sorted((REPO / "parameters" / "localities").glob("*.yaml")):
+        params = load_parameter_files([path], {"data_path": str(small_export)})
+        checked = validate_for_notebook(notebook, params, check_files=False)
+        assert checked["locality"] == yaml.safe_load(path.read_text())["locality"]
+
+
+def test_review_localities_are_spelt_as_the_validated_data_spells_them(small_export):
+    from sgreview.pipeline.review import resolve_localities
+
+    everything = resolve_localities("all", small_export, None)
+    assert everything == sorted(pd.read_csv(small_export)["locality"].unique())
+    assert resolve_localities([" kingsford", "NORTHMOOR", "Kingsford"], small_export, None) == [
+        "Kingsford", "Northmoor"
+    ]
+    with pytest.raises(ParameterError, match="did you mean 'Eastmere'"):
+        resolve_localities(["Eastmeer"], small_export, None)
+
+
+def test_summary_table_lists_every_report_and_names_the_failure():
+    from sgreview.pipeline.review import ReviewOutcome, summary_table
+    from sgreview.runs import RunResult
+
+    def result(name: str, status: str, error: str | None = None) -> RunResult:
+        return RunResult(name=name, notebook=Path("nb.ipynb"), status=status, ipynb=None, html=None,
+                         error=error, started="", ended="", seconds=2.5, parameters={})
+
+    results = [result("01_data_quality", "ok"), result("03_locality_review-x", "failed", "ModelError: bad")]
+    outcome = ReviewOutcome(run_dir=Path("run"), results=results, seconds=9.0,
+                            failures=[r for r in results if not r.ok])
+    text = summary_table(outcome)
+    assert "03_locality_review-x  failed" in text and "ModelError: bad" in text
+    assert "1 of 2 reports ok" in text
+    assert outcome.exit_code == 1
+
+
+def test_demo_case_sets_follow_the_references_planted_in_the_data(small_export):
+    from sgreview.pipeline.review import _demo_case_sets
+
+    refs = sorted(pd.read_csv(small_export, dtype=str)["case_ref"].dropna().unique())
+    sets = _demo_case_sets(small_export)
+    assert [c["name"] for c in sets if "case_ref" in c] == refs
+    assert any("filter" in c for c in sets)
+
+
+def test_failed_discovery_skips_the_stages_that_need_its_model_but_not_data_quality(monkeypatch):
+    from sgreview import runs
+    from sgreview.pipeline.review import Stage, run_stages
+    from sgreview.runs import Job, RunResult
+
+    def job(name: str) -> Job:
+        return Job(notebook=Path(f"{name}.ipynb"), parameters={}, name=name, output_dir=Path("out"))
+
+    ran: list[str] = []
+
+    def fake_run_jobs(jobs, **kwargs):
+        ran.extend(j.name for j in jobs)
+        return [RunResult(name=j.name, notebook=j.notebook, status="failed" if "02" in j.name else "ok",
+                          ipynb=None, html=None, error="ModelError: x" if "02" in j.name else None,
+                          started="", ended="", seconds=1.0, parameters={}) for j in jobs]
+
+    monkeypatch.setattr(runs, "run_jobs", fake_run_jobs)
+    stages = [
+        Stage("data_quality", [job("01")]),
+        Stage("theme_discovery", [job("02")]),
+        Stage("localities", [job("03-a"), job("03-b")], needs=("theme_discovery",)),
+        Stage("comparison", [job("04")], needs=("theme_discovery",)),
+    ]
+    results = run_stages(stages, workers=1)
+    assert ran == ["01", "02"]
+    status = {r.name: (r.status, r.error) for r in results}
+    assert status["01"] == ("ok", None)
+    assert status["03-a"] == ("failed", "not run: theme discovery failed")
+    assert status["04"][1] == "not run: theme discovery failed"
+    assert [r.name for r in results] == ["01", "02", "03-a", "03-b", "04"]
+
+
+def test_quality_summary_names_the_weakest_field_and_locality():
+    from sgreview.pipeline.quality import _summary
+
+    completeness = pd.DataFrame(
+        {"incidents": [100, 20], "team": [1.0, 1.0], "ethnicity": [0.95, 0.5]},
+        index=pd.Index(["A", "B"], name="locality"),
+    )
+    rec = {"rows_read": 121, "rows_accepted": 120, "rows_rejected": 1, "by_reason": {"missing_date": 1}}
+    text = _summary(rec, completeness, {"NAME": 3}, "x.csv")
+    assert "**ethnicity**, recorded for 88% of incidents overall and lowest in B (50%)" in text
+    assert "missing incident date" in text and "3 personal identifiers" in text
+    assert "ask B to improve recording of ethnicity" in text
+
+
+def test_a_datix_style_export_is_reviewed_through_a_column_map(tmp_path, small_export):
+    from sgreview.pipeline.review import plan_review
+
+    datix = pd.read_csv(small_export, dtype=str).rename(
+        columns={"incident_id": "Ref", "incident_date": "Occurred", "locality": "Patch",
+                 "narrative": "Free text"}
+    )
+    path = tmp_path / "datix.csv"
+    datix.to_csv(path, index=False)
+    columns = {"incident_id": "Ref", "incident_date": "Occurred", "locality": "Patch", "narrative": "Free text"}
+    config = _review_yaml(tmp_path, path, columns=columns, localities=["kingsford"])
+    stages, _ = plan_review(config, tmp_path / "run")
+    assert [j.parameters["locality"] for j in stages[2].jobs] == ["Kingsford"]
+    assert stages[0].jobs[0].parameters["columns"] == columns
+    result = data_quality(path, tmp_path / "run", columns=columns)
+    assert result.reconciliation_raw["rows_accepted"] == 400
