@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
-OUT    ?= outputs/demo
+OUT    ?= outputs
 
 .PHONY: setup demo test lint notebooks bench clean
 
