@@ -834,7 +834,7 @@ def _case_refs(rng: np.random.Generator, incidents: pd.DataFrame, theme: np.ndar
     refs = np.full(len(incidents), "", dtype=object)
     plans = (
         ("SAR", "Brackenfield", ("self_neglect", "missed_escalation", "financial_abuse",
-                                 "discharge_transition"), 12),
+                                 "discharge_transition"), 30),
         ("CSPR", "Eastmere", ("think_family", "domestic_abuse"), 8),
     )
     for prefix, locality, themes, size in plans:
