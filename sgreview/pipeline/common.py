@@ -79,13 +79,6 @@ def write_synthetic_export(path: str | Path, *, n: int = DEMO_N, seed: int = DEM
     return path
 
 
-def demo_sidecar(data_path: str | Path, suffix: str) -> Path | None:
-    """The generator's sidecar next to an export (``<stem>_<suffix>.csv``), if present."""
-    data_path = Path(data_path)
-    candidate = data_path.with_name(f"{data_path.stem}_{suffix}.csv")
-    return candidate if candidate.exists() else None
-
-
 def resolve_optional(path: str | Path | None) -> Path | None:
     """``None`` or an existing path; a missing file is the user's to fix, so say so."""
     if path in (None, ""):
