@@ -83,6 +83,14 @@ class Job:
     name: str
     output_dir: Path
     labels: dict = field(default_factory=dict)
+    #: Where the job's log goes; ``None`` means ``output_dir/logs``. A whole review points
+    #: every stage at the run folder's single ``logs/`` (DESIGN.md).
+    log_dir: Path | None = None
+
+    @property
+    def log_path(self) -> Path:
+        base = Path(self.log_dir) if self.log_dir is not None else Path(self.output_dir) / "logs"
+        return base / f"{self.name}.log"
 
     @property
     def ipynb(self) -> Path:
@@ -239,7 +247,7 @@ def _prepare_dirs(job: Job) -> tuple[Path, Path]:
     out = Path(job.output_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)
-        (out / "logs").mkdir(exist_ok=True)
+        job.log_path.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{job.name}.", suffix=".partial", dir=out))
     except OSError as err:
         raise InputError(f"cannot write to output folder: {err.strerror}", path=out) from None
@@ -309,7 +317,7 @@ def run_notebook(
         raise InputError("notebook not found", path=job.notebook)
     out, tmp = _prepare_dirs(job)
     tmp_nb = tmp / f"{job.name}.ipynb"
-    log_path = out / "logs" / f"{job.name}.log"
+    log_path = job.log_path
     env = {**KERNEL_ENV, **(SINGLE_THREAD_ENV if threads == 1 else {})}
     if threads and threads > 1:
         env |= {k: str(threads) for k in SINGLE_THREAD_ENV}
@@ -472,7 +480,8 @@ def run_jobs(
     :class:`RunInterrupted` carrying every result. ``run_kwargs`` go to :func:`run_notebook`.
     """
     # Absolute paths: a Dask worker's working directory is not the caller's.
-    jobs = [replace(j, notebook=Path(j.notebook).resolve(), output_dir=Path(j.output_dir).resolve())
+    jobs = [replace(j, notebook=Path(j.notebook).resolve(), output_dir=Path(j.output_dir).resolve(),
+                    log_dir=None if j.log_dir is None else Path(j.log_dir).resolve())
             for j in jobs]  # fmt: skip
     if not jobs:
         return []
@@ -735,7 +744,8 @@ def failed_jobs(run_dir: Path) -> list[Job]:
         if r.ok:
             continue
         jobs.append(Job(notebook=r.notebook, parameters=r.parameters, name=r.name,
-                        output_dir=r.output_dir or run_dir, labels=r.labels))
+                        output_dir=r.output_dir or run_dir, labels=r.labels,
+                        log_dir=Path(r.log).parent if r.log else None))
     return jobs
 
 

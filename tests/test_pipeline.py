@@ -204,6 +204,8 @@ def test_plan_review_runs_stages_in_order_with_one_job_per_locality_and_case_set
     assert "locality" not in stages[0].jobs[0].parameters
     later = [j for s in stages[2:] for j in s.jobs]
     assert {j.parameters["model_dir"] for j in later} == {str(tmp_path / "run" / "themes" / "model")}
+    # every report logs to the run folder's single logs/ (DESIGN.md), wherever its report goes
+    assert {j.log_path.parent for s in stages for j in s.jobs} == {tmp_path / "run" / "logs"}
     assert not (tmp_path / "run").exists(), "planning must not write anything"
 
 

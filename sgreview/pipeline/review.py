@@ -149,7 +149,8 @@ def plan_review(
             extra_sources: dict | None = None) -> Any:
         notebook = _notebook(nb_name, notebook_dir)
         params = _job_params(notebook, base, sources, extra, extra_sources)
-        return Job(notebook=notebook, parameters=params, name=name, output_dir=folder, labels=labels)
+        return Job(notebook=notebook, parameters=params, name=name, output_dir=folder, labels=labels,
+                   log_dir=run_dir / "logs")
 
     stages = [
         Stage("data_quality", [job(QUALITY_NB, "01_data_quality", run_dir / QUALITY_DIR, {},
