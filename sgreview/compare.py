@@ -26,9 +26,9 @@ from scipy import stats
 from sgreview.errors import InputError, ParameterError
 from sgreview.funnel import Z998, funnel_table
 from sgreview.io import to_json, write_csv
+from sgreview.schema import UNTHEMED_ID as UNTHEMED
 from sgreview.spc import spc_table, special_cause_summary
 
-UNTHEMED = "T00"
 NOT_RECORDED = "Not recorded"
 #: Columns an assignments table needs for a comparison (plus the group column).
 NEEDED = ("incident_id", "theme_id", "incident_date")

@@ -40,6 +40,7 @@ import pandas as pd
 from scipy import stats
 
 from sgreview.errors import InputError, ParameterError
+from sgreview.schema import UNTHEMED_ID as UNTHEMED
 
 Z95 = 1.959964
 Z998 = 3.090232
@@ -54,7 +55,6 @@ MIN_UNITS_FOR_ADJUSTMENT = 10
 KINDS = ("proportion", "rate")
 ADJUSTMENTS = ("auto", "none", "additive", "multiplicative")
 FLAGS = ("alarm_high", "alert_high", "within", "alert_low", "alarm_low")
-UNTHEMED = "T00"
 LIMIT_COLUMNS = ["lower95", "upper95", "lower998", "upper998"]
 
 

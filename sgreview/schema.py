@@ -39,6 +39,10 @@ OPTIONAL: tuple[str, ...] = (
 CANONICAL: tuple[str, ...] = REQUIRED + OPTIONAL
 HARM_LEVELS: tuple[str, ...] = ("none", "low", "moderate", "severe", "death")
 
+#: The honest bucket in every assignments table: incidents no theme fits (DESIGN.md).
+UNTHEMED_ID = "T00"
+UNTHEMED_LABEL = "Unthemed"
+
 #: Header spellings seen in Datix-style exports, matched after folding case and punctuation.
 ALIASES: dict[str, tuple[str, ...]] = {
     "incident_id": ("incident id", "id", "incident ref", "incident reference", "ref", "datix id",

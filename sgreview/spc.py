@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from sgreview.errors import InputError, ParameterError
+from sgreview.schema import UNTHEMED_ID as UNTHEMED
 
 #: XmR constants: limits at mean +/- 2.66 x mean moving range; 2-sigma at two thirds of that.
 LIMIT = 2.66
@@ -63,7 +64,6 @@ ALL_GROUPS = "All"
 SUMMARY_COLUMNS = ["theme_id", "theme_label", "locality", "latest_period", "latest_value", "centre",
                    "lower", "upper", "latest_special_cause", "latest_rule", "latest_point_type",
                    "recent_special_points", "recent_rules"]
-UNTHEMED = "T00"
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
 from sgreview.disclosure import DisclosurePolicy
+from sgreview.schema import UNTHEMED_ID
 
 #: Figures are embedded in HTML reports: modest size and resolution keep reports small.
 DPI = 90
@@ -208,7 +209,7 @@ def evidence_table(evidence: pd.DataFrame, sizes: pd.DataFrame, pol: DisclosureP
     label = sizes.set_index(sizes["theme_id"].astype(str))["theme_label"]
     ev = evidence.assign(theme_id=evidence["theme_id"].astype(str))
     ev = ev.loc[ev["theme_id"].map(lambda t: pol.can_show_examples(size.get(t, 0)))]
-    ev = ev.loc[ev["theme_id"] != "T00"]
+    ev = ev.loc[ev["theme_id"] != UNTHEMED_ID]
     sort_cols = ["theme_id", "score", "incident_id"] if "score" in ev else ["theme_id", "incident_id"]
     ascending = [True, False, True][: len(sort_cols)]
     ev = ev.sort_values(sort_cols, ascending=ascending).groupby("theme_id", sort=True).head(per_theme)
@@ -230,7 +231,7 @@ def theme_size_figure(table: pd.DataFrame, n: int, pol: DisclosurePolicy) -> Fig
     share = np.where(hidden, 0.0, order["size"].to_numpy(dtype=float) / max(n, 1))
     fig = Figure(figsize=(8, 0.32 * len(order) + 1.2), dpi=DPI)
     ax = fig.subplots()
-    colours = np.where(order["theme_id"].astype(str).to_numpy() == "T00", "#a6a6a6", "#005eb8")
+    colours = np.where(order["theme_id"].astype(str).to_numpy() == UNTHEMED_ID, "#a6a6a6", "#005eb8")
     ax.barh(range(len(order)), share, color=colours)
     ax.set_yticks(range(len(order)), [_short(x) for x in order["theme_label"]], fontsize=8)
     for i, (value, hide) in enumerate(zip(share, hidden, strict=True)):
@@ -399,7 +400,7 @@ def profile_figure(profile: pd.DataFrame, pol: DisclosurePolicy, *, locality: st
     Themes whose count here is suppressed are left out of the chart (their share could give
     the count away); the table marks them with the suppression symbol.
     """
-    shown = profile.loc[(profile["theme_id"] != "T00") & ~pol.is_hidden(profile["events"].to_numpy())].head(top)
+    shown = profile.loc[(profile["theme_id"] != UNTHEMED_ID) & ~pol.is_hidden(profile["events"].to_numpy())].head(top)
     shown = shown.iloc[::-1]
     fig = Figure(figsize=(8, 0.42 * max(len(shown), 1) + 1.4), dpi=DPI)
     ax = fig.subplots()

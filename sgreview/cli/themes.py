@@ -16,7 +16,7 @@ import pandas as pd
 from sgreview.cli.data import add_map_argument
 from sgreview.errors import ParameterError
 from sgreview.io import to_json, write_csv
-from sgreview.schema import LoadResult, load_incidents, parse_column_map
+from sgreview.schema import UNTHEMED_ID, LoadResult, load_incidents, parse_column_map
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -144,11 +144,11 @@ def _apply(args: argparse.Namespace) -> int:
     model = load_model(args.model)
     incidents, result = _load(args)
     assignments = apply_themes(model, incidents)
-    table = themes_table(model, assignments)
     evidence = theme_evidence(model, incidents, assignments) if args.evidence else None
+    table = themes_table(model, assignments, evidence)
     write_csv(assignments, args.out)
     if args.themes:
-        write_csv(themes_table(model, assignments, evidence), args.themes)
+        write_csv(table, args.themes)
     if evidence is not None:
         write_csv(evidence, args.evidence)
     _print_summary(table, len(assignments))
@@ -172,8 +172,8 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _print_summary(table: pd.DataFrame, n: int) -> None:
-    themed = table.loc[(table["theme_id"] != "T00") & (table["status"] != "merged")]
-    unthemed = table.loc[table["theme_id"] == "T00", "size"].sum()
+    themed = table.loc[(table["theme_id"] != UNTHEMED_ID) & (table["status"] != "merged")]
+    unthemed = table.loc[table["theme_id"] == UNTHEMED_ID, "size"].sum()
     share = unthemed / n if n else 0.0
     print(f"{n} incidents, {len(themed)} themes, unthemed {unthemed} ({share:.1%})")
     for row in themed.itertuples():

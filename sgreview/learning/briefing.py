@@ -26,6 +26,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sgreview.errors import InputError
 from sgreview.learning.actions import complete_periods, period_freq
 from sgreview.schema import HARM_LEVELS, parse_dates
+from sgreview.schema import UNTHEMED_ID as UNTHEMED
 
 PACKAGE = Path(__file__).resolve().parents[1]
 TEMPLATES = PACKAGE / "templates"
@@ -41,7 +42,6 @@ TITLES = {
 }
 EXCERPTS_PER_THEME = 2
 #: The theme model's bucket for incidents no theme fits: counted, never quoted as a theme.
-UNTHEMED = "T00"
 MAX_THEMES = 6
 MAX_QUESTION_THEMES = 5
 

@@ -39,7 +39,6 @@ LEARNING_DIR = "learning"
 
 #: Assignment columns the later stages rely on (DESIGN.md).
 ASSIGNMENT_COLUMNS = ("incident_id", "locality", "incident_date", "theme_id", "theme_label", "score")
-UNTHEMED_ID = "T00"
 
 
 def ensure_demo_data(path: str | Path = DEMO_DATA, *, n: int = DEMO_N, seed: int = DEMO_SEED) -> Path:

@@ -18,13 +18,13 @@ from sgreview import views
 from sgreview.errors import InputError
 from sgreview.pipeline.common import (
     COMPARISON_DIR,
-    UNTHEMED_ID,
     in_window,
     read_assignments,
     resolve_optional,
     stage_dir,
 )
 from sgreview.pipeline.discovery import ensure_model
+from sgreview.schema import UNTHEMED_ID
 
 #: Funnel plots drawn for at most this many themes (those with the strongest flags).
 MAX_FUNNELS = 4

@@ -18,7 +18,6 @@ from sgreview.io import write_csv
 from sgreview.pipeline.common import (
     DEMO_DATA,
     THEMES_DIR,
-    UNTHEMED_ID,
     copy_file,
     load_redacted,
     model_path,
@@ -26,6 +25,7 @@ from sgreview.pipeline.common import (
     stage_dir,
     staged_files,
 )
+from sgreview.schema import UNTHEMED_ID
 
 #: Stability below this is called out: the theme may not reappear on new data.
 LOW_STABILITY = 0.6

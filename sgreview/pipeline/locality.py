@@ -20,7 +20,6 @@ from sgreview.errors import InputError, ParameterError
 from sgreview.io import write_csv
 from sgreview.pipeline.common import (
     LOCALITIES_DIR,
-    UNTHEMED_ID,
     check_locality,
     in_window,
     load_redacted,
@@ -33,6 +32,7 @@ from sgreview.pipeline.common import (
     staged_files,
 )
 from sgreview.pipeline.discovery import ensure_model
+from sgreview.schema import UNTHEMED_ID
 
 #: Themes charted in the locality's trend panel (its largest, by count).
 TREND_THEMES = 6

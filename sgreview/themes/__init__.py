@@ -12,6 +12,7 @@ Public API::
 Narratives must be redacted by the caller (:func:`sgreview.redact.redact_incidents`).
 """
 
+from sgreview.schema import UNTHEMED_ID, UNTHEMED_LABEL
 from sgreview.themes.api import (
     ASSIGNMENT_COLUMNS,
     MATCH_MIN,
@@ -24,8 +25,6 @@ from sgreview.themes.api import (
     unthemed_share,
 )
 from sgreview.themes.codebook import (
-    UNTHEMED_ID,
-    UNTHEMED_LABEL,
     Codebook,
     ThemeEntry,
     starter_codebook,

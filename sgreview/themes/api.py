@@ -20,9 +20,8 @@ from scipy.optimize import linear_sum_assignment
 from sklearn.preprocessing import normalize
 
 from sgreview.errors import InputError, ParameterError
+from sgreview.schema import UNTHEMED_ID, UNTHEMED_LABEL
 from sgreview.themes.codebook import (
-    UNTHEMED_ID,
-    UNTHEMED_LABEL,
     Codebook,
     ThemeEntry,
     starter_codebook,

@@ -28,10 +28,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from sgreview.errors import ParameterError
 from sgreview.io import write_text
+from sgreview.schema import UNTHEMED_ID
 
 FORMAT = "sgreview-codebook/1"
-UNTHEMED_ID = "T00"
-UNTHEMED_LABEL = "Unthemed"
 _ID = re.compile(r"^T\d{2,}$")
 
 HEADER = """\

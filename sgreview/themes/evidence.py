@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from sklearn.preprocessing import normalize
 
-from sgreview.themes.codebook import UNTHEMED_ID
+from sgreview.schema import UNTHEMED_ID
 from sgreview.themes.model import ThemeModel
 from sgreview.themes.text import REDACTION_TAG, clean_arrow, split_sentences
 
