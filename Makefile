@@ -26,7 +26,8 @@ lint: setup
 
 test: setup lint
 	$(BIN)/python -m pytest -p no:cacheprovider
-	$(BIN)/python -m pytest -p no:cacheprovider --nbval-lax --nbval-current-env notebooks
+	# nbval on a copy, so the demo data and outputs the notebooks' defaults write stay out of the tree
+	tmp=$$(mktemp -d) && cp -r notebooks $$tmp/ && (cd $$tmp && $(abspath $(BIN))/python -m pytest -p no:cacheprovider --nbval-lax --nbval-current-env notebooks); rc=$$?; rm -rf $$tmp; exit $$rc
 
 bench: setup
 	for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

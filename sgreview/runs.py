@@ -370,7 +370,7 @@ def run_notebook(
 
             try:
                 html = export_html(job.ipynb, job.html, title=job.labels.get("title") or job.name,
-                                   resources_dir=notebook.parent)  # fmt: skip
+                                   resources_dir=notebook.parent, log=log_path)  # fmt: skip
             except Exception as err:
                 job.html.unlink(missing_ok=True)  # never leave an earlier run's HTML beside it
                 error = error or f"HTML export failed: {type(err).__name__}: {err}"

@@ -123,7 +123,14 @@ def test_broken_locality_notebook_shows_its_error(review_run):
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert errors and errors[0]["ename"] == "ModelError"
     assert "ModelError" in job["error"]
-    assert job["html"] and "ModelError" in _html(review_run, job["name"])
+    html = _html(review_run, job["name"])
+    text = _visible_text(html)
+    # The reviewer's page says what failed, in the error's own plain words, and where to look;
+    # the traceback stays in the analyst notebook.
+    assert "This report did not finish" in text and job["name"] + ".ipynb" in text
+    assert str(errors[0]["evalue"]).split(":")[-1].strip()[:40] in text
+    assert "Traceback" not in text and "ModelError" not in text
+    assert text.index("Locality review") < text.index("This report did not finish")
 
 
 def test_stage_outputs_follow_the_design_layout(review_run):
@@ -234,11 +241,20 @@ def test_bad_review_input_is_one_line_and_exit_2(tmp_path, review_run):
     assert code == 2 and "missing.csv" in err and "data_path" in err
 
 
-def test_notebooks_run_top_to_bottom_with_their_defaults_under_nbval():
-    """What an analyst gets in JupyterLab: every notebook runs with its own defaults."""
+def test_notebooks_run_top_to_bottom_with_their_defaults_under_nbval(tmp_path):
+    """What an analyst gets in JupyterLab: every notebook runs with its own defaults.
+
+    Run on a copy in a temporary folder, so the demo data and outputs the defaults point at
+    (``../outputs/demo/...``) are made there and the working tree is never written to.
+    """
+    copy = tmp_path / "notebooks"
+    shutil.copytree(NOTEBOOKS, copy)
+    before = sorted(p.relative_to(REPO) for p in (REPO / "outputs").rglob("*"))
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", str(NOTEBOOKS.relative_to(REPO))],
-        cwd=REPO, capture_output=True, text=True, timeout=900,
+        [sys.executable, "-m", "pytest", "-q", "notebooks"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=900,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert re.search(r"\b\d+ passed", result.stdout) and "failed" not in result.stdout
+    assert (tmp_path / "outputs" / "demo" / "data" / "incidents.csv").is_file()
+    assert sorted(p.relative_to(REPO) for p in (REPO / "outputs").rglob("*")) == before

@@ -192,14 +192,14 @@ def _review_yaml(folder: Path, data: Path, **extra) -> Path:
 def test_plan_review_runs_stages_in_order_with_one_job_per_locality_and_case_set(tmp_path, small_export):
     from sgreview.pipeline.review import plan_review
 
-    config = _review_yaml(tmp_path, small_export, case_sets=[{"name": "SAR A", "case_ref": "SAR-2025-01"}])
+    config = _review_yaml(tmp_path, small_export, case_sets=[{"name": "SAR A", "case_ref": "SAR-2024-01"}])
     stages, params = plan_review(config, tmp_path / "run")
     assert [s.name for s in stages] == ["data_quality", "theme_discovery", "localities", "comparison", "learning"]
     localities = sorted(pd.read_csv(small_export)["locality"].unique())
     assert sorted(j.parameters["locality"] for j in stages[2].jobs) == localities
     assert params["localities"] == localities
     learning = stages[4].jobs[0]
-    assert learning.parameters["case_ref"] == "SAR-2025-01" and learning.parameters["case_set"] == "SAR A"
+    assert learning.parameters["case_ref"] == "SAR-2024-01" and learning.parameters["case_set"] == "SAR A"
     assert all(j.parameters["output_dir"] == str(tmp_path / "run") for s in stages for j in s.jobs)
     assert "locality" not in stages[0].jobs[0].parameters
     later = [j for s in stages[2:] for j in s.jobs]
@@ -288,6 +288,39 @@ def test_summary_table_lists_every_report_and_names_the_failure():
     assert "03_locality_review-x  failed" in text and "ModelError: bad" in text
     assert "1 of 2 reports ok" in text
     assert outcome.exit_code == 1
+
+
+def test_rejected_rows_alone_make_the_review_exit_1_and_are_named():
+    from sgreview.pipeline.review import ReviewOutcome, summary_table
+    from sgreview.runs import RunResult
+
+    ok = RunResult(name="01_data_quality", notebook=Path("nb.ipynb"), status="ok", ipynb=None,
+                   html=None, error=None, started="", ended="", seconds=1.0, parameters={})
+    clean = ReviewOutcome(run_dir=Path("run"), results=[ok], seconds=1.0)
+    assert clean.exit_code == 0 and "rejected" not in summary_table(clean)
+    rejected = ReviewOutcome(run_dir=Path("run"), results=[ok], seconds=1.0, rows_rejected=2)
+    assert rejected.exit_code == 1
+    assert "2 rows of the export rejected at validation: see data_quality/rejects.csv" in summary_table(rejected)
+
+
+def test_demo_out_keeps_its_data_under_that_folder(tmp_path, monkeypatch):
+    import sgreview.pipeline.review as review
+
+    seen = {}
+    monkeypatch.setattr(review, "run_review", lambda config, **kw: seen.update(kw))
+    review.run_demo(tmp_path / "demo-out", n=60, seed=3)
+    data = Path(seen["overrides"]["data_path"])
+    assert data.is_file() and data.is_relative_to(tmp_path / "demo-out")
+    assert data.parent == tmp_path / "demo-out" / "demo" / "data"
+    assert Path(seen["overrides"]["actions_path"]).is_relative_to(tmp_path / "demo-out")
+    assert seen["out"] == tmp_path / "demo-out"
+
+
+def test_demo_locations_are_recognised_under_any_base_folder(tmp_path):
+    assert common.is_demo_location(tmp_path / "outputs" / "demo" / "data" / "incidents.csv")
+    assert not common.is_demo_location(tmp_path / "data" / "incidents.csv")
+    made = common.ensure_demo_data(tmp_path / "outputs" / "demo" / "data" / "incidents.csv", n=50)
+    assert made.is_file()
 
 
 def test_demo_case_sets_follow_the_references_planted_in_the_data(small_export):

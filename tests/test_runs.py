@@ -94,7 +94,8 @@ def test_failing_notebook_is_a_failed_result_with_the_error_in_notebook_and_html
               if o.output_type == "error"]  # fmt: skip
     assert [e.ename for e in errors] == ["ValueError"]
     html = result.html.read_text(encoding="utf-8")
-    assert "planted failure for Failtown" in html and "An Exception was encountered" in html
+    assert "This report did not finish" in html and "failtown.ipynb" in html
+    assert "An Exception was encountered" not in html and "Traceback" not in html
 
 
 def test_kernel_that_dies_mid_run_is_reported(tmp_path: Path) -> None:
@@ -102,7 +103,10 @@ def test_kernel_that_dies_mid_run_is_reported(tmp_path: Path) -> None:
     assert result.status == "failed"
     assert result.error.startswith("the kernel died in cell 5 of 7")
     assert result.attempts == 1  # a cell had started: never retried
-    assert "The run did not finish: the kernel died" in result.html.read_text(encoding="utf-8")
+    html = result.html.read_text(encoding="utf-8")
+    assert "This report did not finish" in html and "the kernel died in cell 5 of 7" in html
+    nb = nbformat.read(result.ipynb, as_version=4)  # the analyst copy keeps the runner's banner
+    assert "The run did not finish: the kernel died" in nb.cells[0].source
 
 
 def test_cell_timeout_fails_the_job(tmp_path: Path) -> None:
@@ -143,7 +147,8 @@ def test_kernel_that_never_starts_fails_after_retries(tmp_path: Path, monkeypatc
     result = run_notebook(Job(FAIL, {}, "nostart", tmp_path), progress=False, retries=2)
     assert result.status == "failed" and result.attempts == 3
     assert "Kernel died before replying" in result.error
-    assert "The run did not finish" in result.html.read_text(encoding="utf-8")
+    html = result.html.read_text(encoding="utf-8")
+    assert "This report did not finish" in html and "Kernel died before replying" in html
 
 
 def test_run_into_unwritable_folder_is_an_input_error(tmp_path: Path) -> None:
@@ -209,7 +214,13 @@ def test_batch_with_a_failing_job_finishes_the_others_and_exits_1(tmp_path: Path
     manifest = read_manifest(run_dir)
     assert {j["name"]: j["status"] for j in manifest["jobs"]} == {
         "north": "ok", "south": "failed", "west": "ok"}  # fmt: skip
-    assert "marker file present" in (run_dir / "south.html").read_text(encoding="utf-8")
+    south = (run_dir / "south.html").read_text(encoding="utf-8")
+    # Reviewers get a plain panel: what failed and where to look, never the traceback.
+    assert "This report did not finish" in south and "south.ipynb" in south
+    assert "logs/south.log" in south and "unexpected error in the analysis code (RuntimeError)" in south
+    assert "Traceback" not in south and "marker file present" not in south
+    nb = nbformat.read(run_dir / "south.ipynb", as_version=4)
+    assert any(o.get("ename") == "RuntimeError" for c in nb.cells for o in c.get("outputs", []))
     index = (run_dir / "index.html").read_text(encoding="utf-8")
     for name in ("north", "south", "west"):
         assert f'<a href="{name}.html">{name}</a>' in index
@@ -342,3 +353,42 @@ def test_index_lists_reports_in_order_and_escapes_text(tmp_path: Path) -> None:
     assert "&lt;b&gt;Sea&lt;/b&gt;" in page and "Q1 &lt;review&gt;" in page
     assert "2024-01-01 to 2024-03-31" in page and "1.5 s" in page
     assert "2 of 3 reports completed" in page and "1 failed</strong>: evil" in page
+
+
+def test_index_groups_reports_by_stage_with_plain_titles_and_links_every_briefing(tmp_path: Path) -> None:
+    from sgreview.report import write_index
+    from sgreview.runs import RunResult
+
+    briefing = tmp_path / "learning" / "SAR-1"
+    briefing.mkdir(parents=True)
+    for name in ("briefing.html", "briefing.md", "briefing.docx"):
+        _write(briefing / name, "x")
+    reports = {}
+    for rel in ("data_quality/01.html", "localities/b/03-b.html", "localities/a/03-a.html",
+                "learning/05-sar.html"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        reports[rel] = _write(tmp_path / rel, "<html></html>")
+
+    def result(name, html, **labels):
+        return RunResult(name=name, notebook=OK, status="ok", ipynb=None, html=reports.get(html),
+                         error=None, started="", ended="", seconds=1.0, parameters={},
+                         labels=labels)  # fmt: skip
+
+    page = write_index(tmp_path, [
+        result("05_learning_summary-sar-1", "learning/05-sar.html", stage="learning",
+               title="Learning summary: SAR-1", briefing_dir="learning/SAR-1"),
+        result("03_locality_review-b", "localities/b/03-b.html", stage="locality", locality="Bexley",
+               title="Locality review: Bexley"),
+        result("01_data_quality", "data_quality/01.html", stage="data quality", title="Data quality"),
+        result("03_locality_review-a", "localities/a/03-a.html", stage="locality", locality="Acton",
+               title="Locality review: Acton"),
+    ], title="Review: q1", reconciliation={"rows_read": 10, "rows_accepted": 10,
+                                           "rows_rejected": 0}).read_text(encoding="utf-8")
+    headings = re.findall(r"<h2>([^<]+)</h2>", page)
+    assert headings == ["Data quality", "Localities (2)", "Learning summaries and briefings"]
+    assert "03_locality_review" not in page  # plain titles, not file names
+    assert page.index(">Locality review: Acton<") < page.index(">Locality review: Bexley<")
+    for name, text in (("briefing.html", "web page"), ("briefing.md", "Markdown"),
+                       ("briefing.docx", "Word")):
+        assert f'<a href="learning/SAR-1/{name}">{text}</a>' in page
+    assert "10 read, 10 accepted, none rejected" in page

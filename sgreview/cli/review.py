@@ -1,7 +1,8 @@
 """CLI commands for the whole review: ``sgreview review`` and ``sgreview demo``.
 
-Both end with a summary table of every report and exit 1 naming each failure, so a scheduler
-can alert on the exit code while the finished reports stay usable.
+Both end with a summary table of every report and exit 1 naming each failure (or the number
+of rows validation rejected), so a scheduler can alert on the exit code while the finished
+reports stay usable.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="base output folder (default: outputs/); the run goes to OUT/<review>/<run-id>/")
     _parallel_options(p)
     p.add_argument("--retry-failed", metavar="RUN_DIR", type=Path, default=None,
-                   help="rerun only the reports that failed in RUN_DIR")
+                   help="rerun only the reports that failed in RUN_DIR; with PARAMS.yaml, "
+                        "they run with its (corrected) localities, case sets and locality files")
     p.set_defaults(handler=_review)
 
     d = sub.add_parser(
@@ -59,10 +61,10 @@ def _review(args: argparse.Namespace) -> int:
     from sgreview.pipeline.review import retry_failed, run_review
 
     if args.retry_failed is not None:
-        if args.params is not None:
-            raise ParameterError("give either PARAMS.yaml or --retry-failed RUN_DIR, not both")
-        outcome = retry_failed(args.retry_failed, workers=args.workers, scheduler=args.scheduler,
-                               announce=_announce, command=_command())
+        if args.out is not None:
+            raise ParameterError("--out cannot be used with --retry-failed: the reruns go into RUN_DIR")
+        outcome = retry_failed(args.retry_failed, args.params, workers=args.workers,
+                               scheduler=args.scheduler, announce=_announce, command=_command())
     else:
         if args.params is None:
             raise ParameterError("review needs PARAMS.yaml (or --retry-failed RUN_DIR)")
@@ -89,4 +91,7 @@ def _report(outcome) -> int:
         print(f"open: {outcome.index}")
     for failure in outcome.failures:
         print(f"sgreview: failed: {failure.name}: {failure.error}", file=sys.stderr)
+    if outcome.rows_rejected:
+        print(f"sgreview: {outcome.rows_rejected:,} row(s) rejected at validation: see "
+              f"{outcome.run_dir / 'data_quality' / 'rejects.csv'}", file=sys.stderr)
     return outcome.exit_code

@@ -41,8 +41,18 @@ LEARNING_DIR = "learning"
 ASSIGNMENT_COLUMNS = ("incident_id", "locality", "incident_date", "theme_id", "theme_label", "score")
 
 
+def is_demo_location(path: str | Path) -> bool:
+    """True for ``<base>/outputs/demo/data/incidents.csv``: where the demo keeps its export.
+
+    Any base, not only this repository's: ``sgreview demo --out DIR`` and a copy of the
+    notebooks in a temporary folder (the tests) keep their demo data under their own folder.
+    """
+    path = Path(path).expanduser().resolve()
+    return path.name == DEMO_DATA.name and path.parts[-4:-1] == DEMO_DATA.parts[-4:-1]
+
+
 def ensure_demo_data(path: str | Path = DEMO_DATA, *, n: int = DEMO_N, seed: int = DEMO_SEED) -> Path:
-    """Return ``path``, creating the synthetic demo export there if it is the demo location.
+    """Return ``path``, creating the synthetic demo export there if it is a demo location.
 
     Why only there: a real review whose data path is wrong must stop with a clear message,
     never run on invented incidents.
@@ -50,7 +60,7 @@ def ensure_demo_data(path: str | Path = DEMO_DATA, *, n: int = DEMO_N, seed: int
     path = Path(path).expanduser().resolve()
     if path.exists():
         return path
-    if path != DEMO_DATA.resolve():
+    if not is_demo_location(path):
         raise InputError("data file not found", path=path)
     return write_synthetic_export(path, n=n, seed=seed)
 

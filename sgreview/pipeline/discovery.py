@@ -16,9 +16,9 @@ from matplotlib.figure import Figure
 from sgreview import views
 from sgreview.io import write_csv
 from sgreview.pipeline.common import (
-    DEMO_DATA,
     THEMES_DIR,
     copy_file,
+    is_demo_location,
     load_redacted,
     model_path,
     resolve_optional,
@@ -140,7 +140,7 @@ def ensure_model(
     assignments = Path(output_dir).expanduser().resolve() / THEMES_DIR / "assignments.csv"
     if path.exists() and assignments.exists():
         return path
-    if Path(data_path).expanduser().resolve() == DEMO_DATA.resolve() and model_dir in (None, ""):
+    if is_demo_location(data_path) and model_dir in (None, ""):
         return theme_discovery(data_path, output_dir, columns=columns, seed=seed).model_dir
     raise ModelError(
         "no theme model or assignments for this run; run 02_theme_discovery first", path=path

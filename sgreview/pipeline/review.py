@@ -66,10 +66,23 @@ class ReviewOutcome:
     manifest: Path | None = None
     index: Path | None = None
     failures: list[Any] = field(default_factory=list)
+    #: Rows of the export that validation rejected (``data_quality/rejects.csv``).
+    rows_rejected: int = 0
 
     @property
     def exit_code(self) -> int:
-        return 1 if self.failures else 0
+        """1 when a report failed *or* rows were rejected (as ``sgreview validate`` does)."""
+        return 1 if self.failures or self.rows_rejected else 0
+
+
+@dataclass(frozen=True)
+class DataFacts:
+    """What the export holds, read once before any kernel starts, to check names against."""
+
+    localities: list[str]
+    columns: frozenset[str]
+    incident_ids: frozenset[str]
+    case_refs: frozenset[str]
 
 
 def _notebook(name: str, notebook_dir: Path | None) -> Path:
@@ -116,6 +129,113 @@ def _read_locality_file(path: Path, locality: str) -> tuple[dict[str, Any], dict
     return dict(values), {k: str(path) for k in values}
 
 
+def read_data_facts(data_path: str | Path, columns: Mapping[str, str] | None) -> DataFacts:
+    """Localities, columns, incident ids and case references of the validated export.
+
+    Read through :mod:`sgreview.schema` as the notebooks read it, so a name is checked
+    against exactly what the reports will see (rejected rows are not there).
+    """
+    from sgreview.schema import load_incidents
+
+    incidents = load_incidents(Path(data_path), dict(columns) if columns else None).incidents
+    refs = (incidents["case_ref"].dropna().astype(str).str.strip()
+            if "case_ref" in incidents.columns else [])
+    return DataFacts(
+        localities=sorted(incidents["locality"].astype(str).unique()),
+        columns=frozenset(map(str, incidents.columns)),
+        incident_ids=frozenset(incidents["incident_id"].astype(str).str.strip()),
+        case_refs=frozenset(r for r in refs if r),
+    )
+
+
+def _listing(names: Sequence[str], limit: int = 15) -> str:
+    names = list(names)
+    shown = ", ".join(names[:limit])
+    return shown + (f", ... ({len(names)} in all)" if len(names) > limit else "")
+
+
+def known_theme_names(config: Any) -> dict[str, str]:
+    """Names a case-set ``theme`` filter may use before the model exists, folded -> as shown.
+
+    A theme id (``T03``) is always accepted (the model decides later whether it exists);
+    names come from the built-in taxonomy (keys and display names) and, when the review
+    reuses a saved model or codebook, that codebook's labels.
+    """
+    from sgreview.themes.labels import load_taxonomy
+
+    names: dict[str, str] = {}
+    for entry in load_taxonomy().get("incident_themes", []):
+        for value in (entry.get("key"), entry.get("name")):
+            if value:
+                names[_fold_theme(value)] = str(value)
+    books = [Path(config.codebook_path)] if config.codebook_path else []
+    if config.model_dir:
+        books.append(Path(config.model_dir) / "codebook.yaml")
+    for book in books:
+        if book.is_file():
+            from sgreview.themes.codebook import Codebook
+
+            with contextlib.suppress(Exception):
+                for entry in Codebook.load(book).themes:
+                    names[_fold_theme(entry.label)] = entry.label
+    return names
+
+
+def _fold_theme(name: str) -> str:
+    return " ".join(str(name).replace("_", " ").replace("-", " ").split()).casefold()
+
+
+def check_case_sets(config: Any, facts: DataFacts, source: object) -> None:
+    """Every case set must be able to match something, checked before any kernel starts.
+
+    Incident ids and case references are checked against the validated export; a filter's
+    localities against its localities, and its themes against the names a theme can have
+    (see :func:`known_theme_names`). Each error lists the valid names.
+    """
+    import re
+
+    themes = None
+    for case in config.case_sets:
+        where = f"case set '{case.name}'"
+        if case.incident_ids is not None:
+            missing = sorted(set(map(str.strip, case.incident_ids)) - facts.incident_ids)
+            if missing:
+                raise ParameterError(
+                    f"{where}: {len(missing)} incident id(s) are not among the accepted rows "
+                    f"(rejected at validation or mistyped): {_listing(missing, 5)}", path=source)
+        if case.case_ref is not None and case.case_ref.strip().casefold() not in {
+                r.casefold() for r in facts.case_refs}:
+            known = sorted(facts.case_refs)
+            hint = f"known: {_listing(known)}" if known else "the data has no case references"
+            raise ParameterError(f"{where}: case_ref {case.case_ref!r} is not in the data ({hint})",
+                                 path=source)
+        if case.filter is None:
+            continue
+        if case.filter.locality is not None:
+            folded = {_fold_theme(k) for k in facts.localities}
+            if _fold_theme(case.filter.locality) not in folded:
+                raise ParameterError(
+                    f"{where}: filter locality {case.filter.locality!r} is not in the data "
+                    f"(known: {_listing(facts.localities)})", path=source)
+        if case.filter.theme is not None:
+            if re.fullmatch(r"\s*T\d{2,}\s*", case.filter.theme):
+                continue
+            themes = themes if themes is not None else known_theme_names(config)
+            if _fold_theme(case.filter.theme) not in themes:
+                raise ParameterError(
+                    f"{where}: filter theme {case.filter.theme!r} is not a theme name; use a "
+                    f"theme id (T01...) or one of: {_listing(sorted(set(themes.values())), 40)}",
+                    path=source)
+
+
+def check_columns(config: Any, facts: DataFacts, source: object) -> None:
+    """``group_by`` names a column: it must be one the export has (after the column map)."""
+    if config.group_by not in facts.columns:
+        raise ParameterError(
+            f"parameter 'group_by': no column {config.group_by!r} in the data "
+            f"(columns: {_listing(sorted(facts.columns), 30)})", path=source)
+
+
 def plan_review(
     config_path: str | Path,
     run_dir: Path,
@@ -123,12 +243,17 @@ def plan_review(
     overrides: Mapping[str, Any] | None = None,
     notebook_dir: Path | None = None,
     localities: list[str] | None = None,
+    facts: DataFacts | None = None,
 ) -> tuple[list[Stage], dict[str, Any]]:
     """Validate the config and build every stage's jobs; nothing runs, nothing is written.
 
-    ``localities`` (already resolved against the data) saves reading the data again.
-    Returns the stages and the validated review parameters (JSON-safe) for the manifest.
+    ``facts`` (the export read once by :func:`read_data_facts`) saves reading the data
+    again; ``localities`` (already resolved against the data) likewise. Every name a
+    parameter gives (localities, case-set ids, references, filter localities and themes,
+    ``group_by``) is checked here. Returns the stages and the validated review parameters
+    (JSON-safe) for the manifest.
     """
+    from sgreview.learning import slug as case_slug
     from sgreview.params import load_review_config
     from sgreview.runs import Job
 
@@ -141,9 +266,13 @@ def plan_review(
     given_model = base.get("model_dir")
     run_model = str(run_dir / THEMES_DIR / "model")
 
+    if facts is None:
+        facts = read_data_facts(config.data_path, config.columns)
     if localities is None:
         localities = resolve_localities(config.localities, config.data_path, config.columns,
-                                        source=config_path)
+                                        source=config_path, known=facts.localities)
+    check_columns(config, facts, config_path)
+    check_case_sets(config, facts, config_path)
 
     def job(nb_name: str, name: str, folder: Path, extra: dict, labels: dict,
             extra_sources: dict | None = None) -> Any:
@@ -190,7 +319,8 @@ def plan_review(
         learning_jobs.append(job(
             LEARNING_NB, f"05_learning_summary-{slug(case.name)}", run_dir / LEARNING_DIR,
             extra, {"stage": "learning", "case_set": case.name,
-                    "title": f"Learning summary: {case.name}"},
+                    "title": f"Learning summary: {case.name}",
+                    "briefing_dir": f"{LEARNING_DIR}/{case_slug(case.name)}"},
         ))
     stages.append(Stage("learning", learning_jobs, needs=("theme_discovery",)))
     params = dict(dumped, output_dir=str(run_dir), localities=localities, run_dir=str(run_dir))
@@ -199,7 +329,7 @@ def plan_review(
 
 def resolve_localities(
     wanted: Sequence[str] | str, data_path: str | Path, columns: Mapping[str, str] | None,
-    *, source: object = None,
+    *, source: object = None, known: Sequence[str] | None = None,
 ) -> list[str]:
     """The localities to review, spelt as the validated data spells them.
 
@@ -209,10 +339,8 @@ def resolve_localities(
     An unknown name is a :class:`ParameterError` suggesting the closest one.
     """
     from sgreview.pipeline.common import check_locality
-    from sgreview.schema import load_incidents
 
-    known = sorted(load_incidents(Path(data_path), dict(columns) if columns else None)
-                   .incidents["locality"].astype(str).unique())
+    known = sorted(known) if known is not None else read_data_facts(data_path, columns).localities
     if wanted == "all":
         if not known:
             raise ParameterError("no localities found in the data", path=data_path)
@@ -349,14 +477,15 @@ def run_review(
     _ensure_demo_input(Path(config_path), overrides or {})
     config = load_review_config(Path(config_path), overrides or {})
     base = Path(out).expanduser().resolve() if out else REPO_ROOT / "outputs"
+    facts = read_data_facts(config.data_path, config.columns)
     localities = resolve_localities(config.localities, config.data_path, config.columns,
-                                    source=config_path)
+                                    source=config_path, known=facts.localities)
     # Validate everything against a placeholder run folder before creating the real one.
     plan_review(config_path, base / config.review_name / "_pending", overrides=overrides,
-                notebook_dir=notebook_dir, localities=localities)
+                notebook_dir=notebook_dir, localities=localities, facts=facts)
     run_dir = new_run_dir(base, config.review_name)
     stages, params = plan_review(config_path, run_dir, overrides=overrides,
-                                 notebook_dir=notebook_dir, localities=localities)
+                                 notebook_dir=notebook_dir, localities=localities, facts=facts)
     try:
         results = run_stages(stages, workers=workers, scheduler=scheduler, announce=announce)
     except ReviewInterrupted as stop:
@@ -368,12 +497,12 @@ def run_review(
 def _ensure_demo_input(config_path: Path, overrides: Mapping[str, Any]) -> None:
     """Create the demo export when the config points at it and it is missing (fresh checkout)."""
     from sgreview.params import load_parameter_files
-    from sgreview.pipeline.common import DEMO_DATA
+    from sgreview.pipeline.common import is_demo_location
 
     raw = load_parameter_files([config_path], overrides)
     data = raw.get("data_path")
-    if data and Path(data).resolve() == DEMO_DATA.resolve():
-        ensure_demo_data(DEMO_DATA)
+    if data and is_demo_location(data):
+        ensure_demo_data(data)
 
 
 def _finish(run_dir: Path, results: list[Any], params: Mapping[str, Any], seed: int | None,
@@ -383,29 +512,66 @@ def _finish(run_dir: Path, results: list[Any], params: Mapping[str, Any], seed: 
 
     inputs = [Path(params[k]) for k in INPUT_KEYS if params.get(k)]
     ended = dt.datetime.now(dt.UTC)
+    reconciliation = _reconciliation(run_dir)
     manifest = write_manifest(
         run_dir, inputs=inputs, parameters=params, results=results, seed=seed,
-        reconciliation=_reconciliation(run_dir), started=started, ended=ended, command=command,
+        reconciliation=reconciliation, started=started, ended=ended, command=command,
     )
-    index = write_index(run_dir, results, title=f"sgreview review: {review_name}")
+    index = write_index(run_dir, results, title=f"Review: {review_name}",
+                        reconciliation=reconciliation)
     return ReviewOutcome(
         run_dir=run_dir, results=results, seconds=(ended - started).total_seconds(),
         manifest=manifest, index=index, failures=[r for r in results if r.status != "ok"],
+        rows_rejected=int((reconciliation or {}).get("rows_rejected") or 0),
     )
+
+
+#: Parameters a retry may change: they affect only the reports being rerun.
+RETRY_MAY_CHANGE = frozenset(REVIEW_ONLY) | {"output_dir", "run_dir"}
+
+
+def _retry_plan(
+    config_path: Path, run_dir: Path, stored: Mapping[str, Any], notebook_dir: Path | None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Jobs (by name) and parameters from corrected ``config_path``, planned into ``run_dir``.
+
+    A correction may change which localities and case sets there are, and any per-locality
+    parameter file; a change to a shared parameter (data, model, thresholds...) would make the
+    rerun reports disagree with the ones that already completed, so it is refused.
+    """
+    from sgreview.params import load_review_config
+
+    config = load_review_config(config_path)
+    dumped = config.model_dump(mode="json")
+    changed = sorted(k for k in dumped if k not in RETRY_MAY_CHANGE and k in stored
+                     and dumped[k] != stored[k])  # fmt: skip
+    if changed:
+        raise ParameterError(
+            f"--retry-failed: {', '.join(changed)} differ(s) from the run being retried, and the "
+            "reports that already completed used the old value; start a new review instead",
+            path=config_path)
+    stages, params = plan_review(config_path, run_dir, notebook_dir=notebook_dir)
+    return {j.name: j for stage in stages for j in stage.jobs}, params
 
 
 def retry_failed(
     run_dir: str | Path,
+    config_path: str | Path | None = None,
     *,
     workers: int | None = None,
     scheduler: str | None = None,
     announce: Callable[[str], None] | None = None,
     command: Sequence[str] | None = None,
+    notebook_dir: Path | None = None,
 ) -> ReviewOutcome:
     """Rerun only the jobs that failed (or were not run) in ``run_dir``, in stage order.
 
-    The reruns write into the same run folder; the manifest and index are rewritten with
-    the earlier successes kept and each rerun job's new result.
+    With ``config_path`` (the review file, corrected), the failed jobs run with the
+    corrected parameters, case sets or localities new to it are run too, and failed jobs it
+    no longer plans are dropped; everything is validated before a kernel starts. Without
+    it, the stored parameters are reused (for a cause fixed outside the parameters, such as
+    a replaced model or data file). The reruns write into the same run folder; the manifest
+    and index are rewritten with the earlier successes kept and each rerun job's new result.
     """
     from sgreview.runs import failed_jobs, merge_results, read_manifest, results_from_manifest
 
@@ -413,7 +579,19 @@ def retry_failed(
     started = dt.datetime.now(dt.UTC)
     manifest = read_manifest(run_dir)
     previous = results_from_manifest(run_dir)
-    jobs = failed_jobs(run_dir)
+    params = manifest.get("parameters", {})
+    if config_path is not None:
+        planned, params = _retry_plan(Path(config_path), run_dir, params, notebook_dir)
+        seen = {r.name for r in previous}
+        failed_names = [r.name for r in previous if not r.ok]
+        dropped = [n for n in failed_names if n not in planned]
+        if dropped and announce:
+            announce(f"no longer planned, dropped from the run: {', '.join(dropped)}")
+        previous = [r for r in previous if r.name not in dropped]
+        jobs = [planned[n] for n in failed_names if n in planned]
+        jobs += [j for n, j in planned.items() if n not in seen]
+    else:
+        jobs = failed_jobs(run_dir)
     stage_of = {QUALITY_NB: "data_quality", DISCOVERY_NB: "theme_discovery",
                 LOCALITY_NB: "localities", COMPARISON_NB: "comparison", LEARNING_NB: "learning"}
     stages = [
@@ -421,7 +599,6 @@ def retry_failed(
               () if stage in ("data_quality", "theme_discovery") else ("theme_discovery",))
         for nb_name, stage in stage_of.items()
     ]
-    params = manifest.get("parameters", {})
     name = params.get("review_name", run_dir.parent.name)
     try:
         rerun = run_stages(stages, workers=workers, scheduler=scheduler, announce=announce)
@@ -445,8 +622,10 @@ def run_demo(
 ) -> ReviewOutcome:
     """Make the synthetic data (if missing) and run ``parameters/review_demo.yaml`` on it.
 
-    The default size and seed use the shared demo export that the notebooks' defaults point
-    at; another size or seed gets its own file beside it, so it never overwrites that one.
+    Everything goes under ``out`` (default: the repository's ``outputs/``): the data in
+    ``out/demo/data/`` and the run in ``out/demo/<run-id>/``. The default size and seed use
+    ``incidents.csv`` there (where the notebooks' defaults point, for ``outputs/``); another
+    size or seed gets its own file beside it, so it never overwrites that one.
     """
     from sgreview.pipeline.common import DEMO_DATA, DEMO_N, DEMO_SEED, write_synthetic_export
 
@@ -454,10 +633,12 @@ def run_demo(
     seed = DEMO_SEED if seed is None else seed
     if n < 1:
         raise ParameterError(f"--n must be a positive number of incidents, got {n}")
+    base = Path(out).expanduser().resolve() if out else REPO_ROOT / "outputs"
+    demo_data = base / DEMO_DATA.relative_to(REPO_ROOT / "outputs")
     if (n, seed) == (DEMO_N, DEMO_SEED):
-        data = ensure_demo_data(DEMO_DATA)
+        data = write_synthetic_export(demo_data, n=n, seed=seed)
     else:
-        data = write_synthetic_export(DEMO_DATA.with_name(f"incidents_n{n}_s{seed}.csv"), n=n, seed=seed)
+        data = write_synthetic_export(demo_data.with_name(f"incidents_n{n}_s{seed}.csv"), n=n, seed=seed)
     overrides = {
         "data_path": str(data),
         "denominators_path": str(data.with_name(f"{data.stem}_denominators.csv")),
@@ -494,4 +675,8 @@ def summary_table(outcome: ReviewOutcome) -> str:
     ]
     ok = sum(r.status == "ok" for r in outcome.results)
     lines.append(f"{ok} of {len(outcome.results)} reports ok in {outcome.seconds:.0f} s")
+    if outcome.rows_rejected:
+        n = outcome.rows_rejected
+        lines.append(f"{n:,} row{'' if n == 1 else 's'} of the export rejected at validation: "
+                     f"see {QUALITY_DIR}/rejects.csv (exit 1)")
     return "\n".join(lines)

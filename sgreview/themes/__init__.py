@@ -17,13 +17,13 @@ from sgreview.themes.api import (
     ASSIGNMENT_COLUMNS,
     MATCH_MIN,
     apply_themes,
-    default_codebook,
     fit_themes,
     match_themes,
     theme_names,
     themes_table,
     unthemed_share,
 )
+from sgreview.themes.carryover import default_codebook
 from sgreview.themes.codebook import (
     Codebook,
     ThemeEntry,

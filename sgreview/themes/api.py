@@ -21,12 +21,14 @@ from sklearn.preprocessing import normalize
 
 from sgreview.errors import InputError, ParameterError
 from sgreview.schema import UNTHEMED_ID, UNTHEMED_LABEL
+from sgreview.themes.carryover import build_codebook
 from sgreview.themes.codebook import (
     Codebook,
     ThemeEntry,
     starter_codebook,
 )
 from sgreview.themes.model import ThemeModel
+from sgreview.themes.persist import load_model
 from sgreview.themes.text import clean_arrow, count_terms, tokenise_terms
 
 #: Minimum cosine similarity of term profiles for a refit theme to keep an old id.
@@ -78,8 +80,6 @@ def fit_themes(
     texts = _narratives(incidents)
     book = _as_codebook(codebook)
     if previous is not None and not isinstance(previous, ThemeModel):
-        from sgreview.themes.persist import load_model
-
         previous = load_model(previous)
     seeds = book.seeded() if book else []
     names = [e.label for e in seeds]
@@ -90,7 +90,7 @@ def fit_themes(
         k = _parse_k(k)
     model = ThemeModel(k=k, random_state=seed, seed_terms=seed_terms, **params).fit(texts)
     _assign_ids(model, seeds, previous, book)
-    model.codebook_ = _build_codebook(model, previous, book)
+    model.codebook_ = build_codebook(model, previous, book)
     return model
 
 
@@ -170,63 +170,6 @@ def _assign_ids(
     model.theme_ids_ = [str(i) for i in ids]
     model.status_ = status
     model.matched_from_ = matched
-
-
-def _build_codebook(
-    model: ThemeModel, previous: ThemeModel | None, book: Codebook | None
-) -> Codebook:
-    prev_book = previous.codebook_ if previous is not None else None
-    prev_auto = (
-        dict(zip(previous.theme_ids_, previous.labels_, strict=True))
-        if previous is not None
-        else {}
-    )
-    entries: list[ThemeEntry] = []
-    for i, tid in enumerate(model.theme_ids_):
-        label, status, merge = model.labels_[i], model.status_[i], None
-        old = prev_book.get(tid) if prev_book is not None else None
-        seed_entry = book.get(tid) if book is not None and model.origin_[i] == "seeded" else None
-        if seed_entry is not None:
-            label = seed_entry.label
-        elif old is not None and old.label != prev_auto.get(tid, old.label):
-            label = old.label
-        if old is not None and old.retired:
-            status = "retired"
-        if old is not None and old.merge_into in model.theme_ids_:
-            merge = old.merge_into
-        entries.append(
-            ThemeEntry(
-                id=tid,
-                label=label,
-                status=status,
-                origin=model.origin_[i],
-                taxonomy=model.taxonomy_[i] or (seed_entry.taxonomy if seed_entry else None),
-                merge_into=merge,
-                seed_terms=list(seed_entry.seed_terms) if seed_entry else [],
-                top_terms=list(model.top_terms_[i]),
-                size=int(model.sizes_[i]),
-                stability=round(float(model.stability_[i]), 3),
-            )
-        )
-    known = {e.id for e in entries}
-    for source in (prev_book, book):
-        for e in source.themes if source is not None else []:
-            if e.split_from and e.split_from in known and e.id not in known:
-                entries.append(e.model_copy())
-                known.add(e.id)
-    out = Codebook(themes=sorted(entries, key=lambda e: int(e.id[1:])))
-    # A carried-over merge may point at a theme that is now retired: drop such merges.
-    for e in out.themes:
-        target = out.get(e.merge_into) if e.merge_into else None
-        if target is not None and target.retired:
-            e.merge_into = None
-    out.check("<codebook>", known_ids=set(model.theme_ids_))
-    return out
-
-
-def default_codebook(model: ThemeModel) -> Codebook:
-    """The codebook a freshly fitted model implies (used when a model has none)."""
-    return _build_codebook(model, None, None)
 
 
 def apply_themes(model: ThemeModel, incidents: pd.DataFrame) -> pd.DataFrame:

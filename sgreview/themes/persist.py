@@ -26,6 +26,7 @@ import numpy as np
 from sgreview import __version__
 from sgreview.errors import ModelError, ParameterError, SgreviewError
 from sgreview.io import sha256_file, to_json, write_text
+from sgreview.themes.carryover import default_codebook
 from sgreview.themes.codebook import Codebook
 from sgreview.themes.model import ThemeModel
 
@@ -150,7 +151,6 @@ def load_model(directory: str | Path) -> ThemeModel:
         raise
     except (KeyError, TypeError, ValueError, OSError) as err:
         raise ModelError(f"corrupt model: {type(err).__name__}: {err}", path=path) from err
-    from sgreview.themes.api import default_codebook
 
     book_path = path / CODEBOOK
     try:
