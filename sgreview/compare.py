@@ -24,14 +24,24 @@ import pandas as pd
 from scipy import stats
 
 from sgreview.errors import InputError, ParameterError
-from sgreview.funnel import Z998, funnel_table
+from sgreview.funnel import DEFAULT_WINDOW_MONTHS, Z998, comparison_window, funnel_table
 from sgreview.io import to_json, write_csv
 from sgreview.schema import UNTHEMED_ID as UNTHEMED
 from sgreview.spc import spc_table, special_cause_summary
 
 NOT_RECORDED = "Not recorded"
+#: Above this share of cells with expected count under 5, the chi-square p value is from
+#: Monte Carlo tables (Cochran's rule allows at most 20%).
+MAX_SMALL_EXPECTED_SHARE = 0.2
+MC_TABLES = 2000
 #: Columns an assignments table needs for a comparison (plus the group column).
 NEEDED = ("incident_id", "theme_id", "incident_date")
+
+
+TARGET_TEXT = {
+    "leave_one_out": "each group against all other groups combined (leave-one-out)",
+    "pooled": "each group against all groups together (pooled)",
+}
 
 
 @dataclass
@@ -54,6 +64,7 @@ class CrossTab:
     p_value: float
     small_expected_share: float
     labels: dict = field(default_factory=dict)
+    p_method: str = "asymptotic"
 
 
 @dataclass
@@ -147,10 +158,15 @@ def theme_by_group(assignments: pd.DataFrame, group_by: str = "locality") -> Cro
     resid = np.where(np.isfinite(resid), resid, np.nan)
     chi2 = p = np.nan
     dof = 0
-    if o.shape[0] >= 2 and o.shape[1] >= 2:
-        test = stats.chi2_contingency(o, correction=False)
-        chi2, p, dof = float(test.statistic), float(test.pvalue), int(test.dof)
     small = float((e < 5).mean()) if e.size else float("nan")
+    p_method = ""
+    keep = o[o.sum(axis=1) > 0][:, o.sum(axis=0) > 0]
+    if keep.shape[0] >= 2 and keep.shape[1] >= 2:
+        test = stats.chi2_contingency(keep, correction=False)
+        chi2, p, dof = float(test.statistic), float(test.pvalue), int(test.dof)
+        p_method = "asymptotic"
+        if small > MAX_SMALL_EXPECTED_SHARE:
+            p, p_method = monte_carlo_chi2_p(keep, chi2), f"Monte Carlo ({MC_TABLES:,} tables)"
 
     def wide(values):
         return pd.DataFrame(values, index=counts.index, columns=counts.columns)
@@ -176,7 +192,26 @@ def theme_by_group(assignments: pd.DataFrame, group_by: str = "locality") -> Cro
     })
     return CrossTab(group_by=group_by, counts=counts, shares=wide(shares), expected=wide(e),
                     residuals=wide(resid), table=table, chi2=chi2, dof=dof, p_value=p,
-                    small_expected_share=small, labels=labels)
+                    small_expected_share=small, labels=labels, p_method=p_method)
+
+
+def monte_carlo_chi2_p(table: np.ndarray, statistic: float, *, n_tables: int | None = None,
+                       seed: int = 20240401) -> float:
+    """Monte Carlo p value of the chi-square statistic with both margins fixed.
+
+    Tables are drawn from the exact null (independence given the margins) with
+    :func:`scipy.stats.random_table`, as R's ``chisq.test(simulate.p.value = TRUE)`` does;
+    ``p = (1 + #{X2_sim >= X2_obs}) / (1 + B)``. Used when many expected counts are
+    small, where the chi-square distribution of the statistic is not to be trusted.
+    Seeded, so a run is reproducible.
+    """
+    b = int(n_tables or MC_TABLES)
+    t = np.asarray(table, dtype=np.int64)
+    r, c = t.sum(axis=1), t.sum(axis=0)
+    e = np.outer(r, c) / t.sum()
+    sims = stats.random_table(r, c, seed=seed).rvs(b).astype(float)
+    x2 = ((sims - e) ** 2 / e).sum(axis=(1, 2))
+    return float((1 + np.count_nonzero(x2 >= statistic * (1 - 1e-12))) / (1 + b))
 
 
 def compare(
@@ -191,20 +226,29 @@ def compare(
     screen_outliers: bool = False,
     improvement_direction: str = "neutral",
     adjustment: str = "auto",
+    target: str = "leave_one_out",
+    window_months: int | None = DEFAULT_WINDOW_MONTHS,
 ) -> Comparison:
-    """Theme x group table, funnel table and SPC charts for one assignments table."""
+    """Theme x group table, funnel table and SPC charts for one assignments table.
+
+    The theme x group table and the funnels cover the most recent ``window_months`` months
+    (the comparison window, all data when None or 0); SPC charts cover every month.
+    """
     if period not in ("month", "week"):
         raise ParameterError(f"period must be 'month' or 'week', not {period!r}")
     a = prepare_assignments(assignments, group_by)
-    crosstab = theme_by_group(a, group_by)
-    funnel = funnel_table(a, group_by=group_by, denominators=denominators, unit=unit,
-                          adjustment=adjustment)
+    recent, window = comparison_window(a, window_months)
+    crosstab = theme_by_group(recent, group_by)
+    funnel = funnel_table(recent, group_by=group_by, denominators=denominators, unit=unit,
+                          adjustment=adjustment, target=target, window_months=None)
+    funnel.attrs["window"] = window
     spc = spc_table(a, group_by=group_by, period=period, rebase=rebase, run_length=run_length,
                     screen_outliers=screen_outliers, improvement_direction=improvement_direction)
     options = {"group_by": group_by, "period": period, "unit": unit, "run_length": run_length,
                "screen_outliers": screen_outliers, "adjustment": adjustment,
                "improvement_direction": improvement_direction,
-               "denominators": denominators is not None}
+               "denominators": denominators is not None, "target": target,
+               "window_months": window_months, **window}
     return Comparison(
         group_by=group_by,
         period=period,
@@ -230,7 +274,11 @@ def _dispersion_json(comparison: Comparison) -> dict:
         "options": comparison.options,
         "warnings": comparison.warnings,
         "chi_square": {"statistic": clean(ct.chi2), "dof": ct.dof, "p_value": clean(ct.p_value),
+                       "p_method": ct.p_method,
                        "share_of_cells_expected_below_5": clean(ct.small_expected_share)},
+        "funnel": {"target": comparison.options.get("target"),
+                   "target_text": TARGET_TEXT.get(comparison.options.get("target"), ""),
+                   **{k: clean(v) for k, v in comparison.funnel.attrs.get("summary", {}).items()}},
         "themes": {t: {k: clean(v) for k, v in d.items()} for t, d in comparison.dispersion.items()},
     }
 

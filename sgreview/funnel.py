@@ -54,7 +54,18 @@ MIN_EXPECTED_FOR_NORMAL = 5
 MIN_UNITS_FOR_ADJUSTMENT = 10
 KINDS = ("proportion", "rate")
 ADJUSTMENTS = ("auto", "none", "additive", "multiplicative")
-FLAGS = ("alarm_high", "alert_high", "within", "alert_low", "alarm_low")
+#: ``too_few``: the expected count is too small for any count to reach the 99.8% limit.
+TOO_FEW = "too_few"
+FLAGS = ("alarm_high", "alert_high", "within", "alert_low", "alarm_low", TOO_FEW)
+#: A group with no denominator for a rate funnel: reported, never dropped or judged.
+NO_DENOMINATOR = "no_denominator"
+#: Funnels compare the most recent 12 months by default (a parameter).
+DEFAULT_WINDOW_MONTHS = 12
+#: Targets: each unit against all others combined (default), or the pooled rate of all units.
+TARGETS = ("leave_one_out", "pooled")
+#: A unit whose expected count (its size x the others' rate) is below this is ``too_few``:
+#: one or two incidents in a theme expected less than once are not evidence either way.
+MIN_EXPECTED_TO_JUDGE = 1.0
 LIMIT_COLUMNS = ["lower95", "upper95", "lower998", "upper998"]
 
 
@@ -63,36 +74,40 @@ def _check_kind(kind: str) -> None:
         raise ParameterError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
 
 
-def _closed_form(n: np.ndarray, target: float, kind: str, alpha: float):
+def _closed_form(n: np.ndarray, target, kind: str, alpha: float):
     """Closed-form "exact" limits (DOMAIN.md, FunnelPlotR): chi-square for Poisson with the
-    expected count in place of the observed, and the matching Beta form for binomial."""
+    expected count in place of the observed, and the matching Beta form for binomial.
+    ``target`` may be a scalar or one value per size (leave-one-out targets)."""
+    target = np.broadcast_to(np.asarray(target, dtype=float), n.shape)
     with np.errstate(divide="ignore", invalid="ignore"):
         if kind == "rate":
             e = target * n
             lo = stats.chi2.ppf(alpha / 2, 2 * e) / (2 * n)
             hi = stats.chi2.ppf(1 - alpha / 2, 2 * e + 2) / (2 * n)
             return np.where(e > 0, lo, 0.0), hi
-        if target <= 0:
-            return np.zeros_like(n), np.zeros_like(n)
-        if target >= 1:
-            return np.ones_like(n), np.ones_like(n)
-        a, b = n * target, n * (1 - target)
-        return stats.beta.ppf(alpha / 2, a, b + 1), stats.beta.ppf(1 - alpha / 2, a + 1, b)
+        t = np.clip(target, 0.0, 1.0)
+        a, b = n * t, n * (1 - t)
+        lo = stats.beta.ppf(alpha / 2, a, b + 1)
+        hi = stats.beta.ppf(1 - alpha / 2, a + 1, b)
+        lo = np.where(t <= 0, 0.0, np.where(t >= 1, 1.0, lo))
+        hi = np.where(t <= 0, 0.0, np.where(t >= 1, 1.0, hi))
+        return lo, hi
 
 
-def _interpolated(n: np.ndarray, target: float, kind: str, alpha: float):
+def _interpolated(n: np.ndarray, target, kind: str, alpha: float):
     """Exact binomial / Poisson limits, interpolated between counts (Spiegelhalter 2005,
     appendix): with ``r`` the p-quantile count, the limit is ``(r - a) / n`` where
-    ``a = (F(r) - p) / (F(r) - F(r - 1))``. A unit lies outside exactly when its exact tail
-    probability is below ``p``, so a zero count in a tiny group (likely by chance) is never
-    flagged low, unlike the closed forms above. Hand-written: scipy has the distributions
-    but not this interpolation."""
+    ``a = (F(r) - p) / (F(r) - F(r - 1))``. These draw the funnel; flags come from the exact
+    tail probabilities (:func:`tail_probabilities`), because at the largest possible count
+    (1 of 1) the interpolated limit sits just below the value although its tail probability
+    is large. Hand-written: scipy has the distributions but not this interpolation."""
+    target = np.broadcast_to(np.asarray(target, dtype=float), n.shape)
     with np.errstate(divide="ignore", invalid="ignore"):
         if kind == "proportion":
-            dist = stats.binom(np.round(n).astype(np.int64), min(max(target, 0.0), 1.0))
+            dist = stats.binom(np.round(n).astype(np.int64), np.clip(target, 0.0, 1.0))
             cap = 1.0
         else:
-            dist = stats.poisson(max(target, 0.0) * n)
+            dist = stats.poisson(np.maximum(target, 0.0) * n)
             cap = np.inf
         out = []
         for p in (alpha / 2, 1 - alpha / 2):
@@ -103,8 +118,9 @@ def _interpolated(n: np.ndarray, target: float, kind: str, alpha: float):
     return out[0], out[1]
 
 
-def _stabilised(n: np.ndarray, target: float, kind: str, z: float, phi: float, tau2: float):
+def _stabilised(n: np.ndarray, target, kind: str, z: float, phi: float, tau2: float):
     """Limits on the variance-stabilising scale, back-transformed and truncated."""
+    target = np.asarray(target, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         half = z * np.sqrt(phi / (4 * n) + tau2)
     if kind == "proportion":
@@ -112,13 +128,13 @@ def _stabilised(n: np.ndarray, target: float, kind: str, z: float, phi: float, t
         lo = np.sin(np.clip(y0 - half, 0, np.pi / 2)) ** 2
         hi = np.sin(np.clip(y0 + half, 0, np.pi / 2)) ** 2
         return lo, hi
-    y0 = np.sqrt(max(target, 0.0))
+    y0 = np.sqrt(np.maximum(target, 0.0))
     return np.clip(y0 - half, 0, None) ** 2, (y0 + half) ** 2
 
 
 def funnel_limits(
     n: np.ndarray,
-    target: float,
+    target,
     *,
     kind: str = "proportion",
     tau2: float = 0.0,
@@ -134,6 +150,7 @@ def funnel_limits(
     variance-stabilising scale with ``phi`` (multiplicative) and/or ``tau2`` (additive),
     because the exact binomial/Poisson model has no over-dispersed form, and never
     narrower than the exact limits. The ``method`` column says which was used at each size.
+    ``target`` is one rate for every size, or one per size (the leave-one-out target).
     """
     _check_kind(kind)
     if method not in ("exact", "closed_form", "normal"):
@@ -146,6 +163,7 @@ def funnel_limits(
     else:
         used = np.full(n.shape, "closed_form" if method == "closed_form" else "exact", dtype=object)
         if method == "normal":
+            target = np.broadcast_to(np.asarray(target, dtype=float), n.shape)
             expected = n * target
             ok = expected >= MIN_EXPECTED_FOR_NORMAL
             if kind == "proportion":
@@ -239,6 +257,65 @@ def choose_adjustment(adjustment: str, disp: dict) -> str:
     return adjustment
 
 
+def tail_probabilities(events, n, *, kind: str = "proportion", target: str = "leave_one_out",
+                       pooled: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Exact one-sided tail probabilities ``P(X >= x)`` and ``P(X <= x)`` for each unit.
+
+    ``target="leave_one_out"``: the unit against all other units combined, conditionally on
+    the theme's total, so the others' rate is not treated as known. Proportions: the
+    hypergeometric tails of the 2 x 2 table (one-sided Fisher exact test). Rates: given the
+    total count, the unit's count is Binomial(total, T / (T + T_others)) when the rates are
+    equal. ``target="pooled"``: Binomial(n, p0) or Poisson(p0 T) tails around the pooled rate
+    ``pooled`` (the FunnelPlotR / Spiegelhalter convention).
+    """
+    x = np.round(np.asarray(events, dtype=float))  # counts: a fractional one is rounded
+    n = np.asarray(n, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if target == "pooled":
+            p0 = float(pooled if pooled is not None else x.sum() / n.sum())
+            dist = (stats.binom(np.round(n).astype(np.int64), min(max(p0, 0.0), 1.0))
+                    if kind == "proportion" else stats.poisson(max(p0, 0.0) * n))
+        elif kind == "proportion":
+            big_n = np.round(n.sum()).astype(np.int64)
+            dist = stats.hypergeom(big_n, np.round(x.sum()).astype(np.int64),
+                                   np.round(n).astype(np.int64))
+        else:
+            total = np.round(x.sum()).astype(np.int64)
+            share = np.where(n.sum() > 0, n / n.sum(), 0.0)
+            dist = stats.binom(np.full(n.shape, total), np.clip(share, 0.0, 1.0))
+        p_high = np.clip(dist.sf(x - 1), 0.0, 1.0)
+        p_low = np.clip(dist.cdf(x), 0.0, 1.0)
+    return p_high, p_low
+
+
+def _reachable(n, x_total, kind: str, target: str, target_i, alpha: float) -> np.ndarray:
+    """Whether any count in this unit could reach the ``alpha`` one-sided level, low or high.
+
+    Uses the same test as the flags: the most extreme possible counts (all or none of the
+    theme's incidents, as far as the unit's size allows) and their tail probabilities.
+    """
+    n = np.asarray(n, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if target == "pooled":
+            if kind == "proportion":
+                hi = np.power(np.clip(target_i, 0, 1), n)
+                lo = np.power(np.clip(1 - target_i, 0, 1), n)
+            else:
+                hi = np.zeros_like(n)  # a Poisson count has no upper bound
+                lo = np.exp(-target_i * n)
+        elif kind == "proportion":
+            big_n, k = n.sum(), float(x_total)
+            nn = np.round(n).astype(np.int64)
+            dist = stats.hypergeom(int(round(big_n)), int(round(k)), nn)
+            x_max = np.minimum(nn, k)
+            x_min = np.maximum(0, k - (big_n - nn))
+            hi, lo = dist.sf(x_max - 1), dist.cdf(x_min)
+        else:
+            share = np.clip(n / n.sum(), 0.0, 1.0)
+            hi, lo = np.power(share, x_total), np.power(1 - share, x_total)
+    return (hi < alpha) | (lo < alpha)
+
+
 def funnel_units(
     events,
     n,
@@ -247,32 +324,74 @@ def funnel_units(
     adjustment: str = "auto",
     method: str = "exact",
     trim: float = 0.1,
+    target: str = "leave_one_out",
 ) -> tuple[pd.DataFrame, dict]:
     """Limits and flags for one indicator across units; returns (rows, dispersion info).
 
-    Rows: ``events, n, proportion, target, lower95, upper95, lower998, upper998, flag,
-    limit_method``. The dispersion dict gains ``adjustment`` (the one used).
+    ``target="leave_one_out"`` (default) judges each unit against all *other* units
+    combined, so one extreme unit does not move the target and flag its neighbours;
+    ``"pooled"`` uses the rate of all units together (FunnelPlotR, Spiegelhalter 2005).
+    Flags come from exact tail probabilities (:func:`tail_probabilities`): ``alarm`` when
+    the one-sided probability is below 0.1% (outside 99.8%), ``alert`` below 2.5% (outside
+    95%). A unit is ``too_few`` (never alarm or within) when its expected count is below
+    :data:`MIN_EXPECTED_TO_JUDGE`, or when no count it could have would reach the 99.8%
+    level on either side. With an over-dispersion adjustment the value must also lie
+    outside the adjusted limits.
+
+    Rows: ``events, n, proportion, target, target_pooled, expected, lower95, upper95,
+    lower998, upper998, p_high, p_low, flag, limit_method``; ``target`` and the limits are
+    at each unit's own target. The dispersion dict gains ``adjustment`` (the one used) and
+    ``target_method``.
     """
+    if target not in TARGETS:
+        raise ParameterError(f"target must be one of {', '.join(TARGETS)}, not {target!r}")
     events = np.asarray(events, dtype=float)
     n = np.asarray(n, dtype=float)
     total = n.sum()
-    target = float(events.sum() / total) if total > 0 else float("nan")
-    disp = dispersion(events, n, target, kind=kind, trim=trim)
+    pooled = float(events.sum() / total) if total > 0 else float("nan")
+    disp = dispersion(events, n, pooled, kind=kind, trim=trim)
     used = choose_adjustment(adjustment, disp)
     phi = disp["phi"] if used == "multiplicative" and disp["phi"] > 1 else 1.0
     tau2 = disp["tau2"] if used == "additive" else 0.0
-    if np.isnan(target):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if target == "leave_one_out":
+            rest_n = total - n
+            own = np.where(rest_n > 0, (events.sum() - events) / rest_n, np.nan)
+        else:
+            own = np.full(n.shape, pooled)
+        value = np.where(n > 0, events / n, np.nan)
+    if np.isnan(pooled):
         limits = pd.DataFrame(np.nan, index=range(len(n)), columns=LIMIT_COLUMNS).assign(method="")
     else:
-        limits = funnel_limits(n, target, kind=kind, tau2=tau2, phi=phi, method=method)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        value = np.where(n > 0, events / n, np.nan)
-    rows = pd.DataFrame({"events": events, "n": n, "proportion": value, "target": target})
+        limits = funnel_limits(n, np.nan_to_num(own, nan=pooled), kind=kind, tau2=tau2, phi=phi,
+                               method=method)
+        limits.loc[np.isnan(own), LIMIT_COLUMNS] = np.nan
+    p_high, p_low = tail_probabilities(events, n, kind=kind, target=target, pooled=pooled)
+    expected = own * n
+    rows = pd.DataFrame({"events": events, "n": n, "proportion": value, "target": own,
+                         "target_pooled": pooled, "expected": expected})
     for col in LIMIT_COLUMNS:
         rows[col] = limits[col].to_numpy()
-    rows["flag"] = np.where(n > 0, flag_values(value, limits), "within")
+    rows["p_high"], rows["p_low"] = p_high, p_low
+    flag = np.select(
+        [p_high < ALPHAS["998"] / 2, p_high < ALPHAS["95"] / 2,
+         p_low < ALPHAS["998"] / 2, p_low < ALPHAS["95"] / 2],
+        ["alarm_high", "alert_high", "alarm_low", "alert_low"], default="within").astype(object)
+    if used != "none" and not np.isnan(pooled):
+        # Over-dispersion adds variance: a flag must also clear the adjusted limits, so the
+        # weaker of the two readings (same side) is kept.
+        level = {"alarm_high": 2, "alert_high": 1, "within": 0, "alert_low": -1, "alarm_low": -2}
+        a = pd.Series(flag).map(level).to_numpy()
+        b = pd.Series(flag_values(value, limits)).map(level).to_numpy()
+        both = np.where(np.sign(a) == np.sign(b), np.sign(a) * np.minimum(abs(a), abs(b)), 0)
+        flag = pd.Series(both).map({v: k for k, v in level.items()}).to_numpy(dtype=object)
+    reach = _reachable(n, events.sum(), kind, target, own, ALPHAS["998"] / 2)
+    judged = ((n > 0) & np.isfinite(own) & (expected >= MIN_EXPECTED_TO_JUDGE) & reach
+              & np.isfinite(p_high) & np.isfinite(p_low))
+    rows["flag"] = np.where(judged, flag, TOO_FEW)
     rows["limit_method"] = limits["method"].to_numpy()
-    disp = disp | {"adjustment": used, "target": target, "phi_used": phi, "tau2_used": tau2,
+    disp = disp | {"adjustment": used, "target": pooled, "target_method": target,
+                   "phi_used": phi, "tau2_used": tau2,
                    "adjustment_note": _adjustment_note(adjustment, used, disp)}
     return rows, disp
 
@@ -541,8 +660,18 @@ def funnel_table(
     adjustment: str = "auto",
     method: str = "exact",
     period: str = "month",
+    target: str = "leave_one_out",
+    window_months: int | None = DEFAULT_WINDOW_MONTHS,
 ) -> pd.DataFrame:
     """Funnel limits and flags for every theme x group (DESIGN ``funnel.csv``).
+
+    Only the most recent ``window_months`` calendar months of the data are compared (the
+    months up to and including the latest incident's month; ``None`` or 0 for all data):
+    a locality is judged on what it does now, not on the whole history. Each group is
+    judged against all other groups combined (``target="leave_one_out"``) or the pooled
+    rate (``"pooled"``); flags are ``alarm_*``, ``alert_*``, ``within`` or ``too_few`` (see
+    :func:`funnel_units`). ``q_value`` is the Benjamini-Hochberg false discovery rate over
+    every judged cell of the table (two-sided exact p), for reading the alerts.
 
     Without denominators the indicator is the share of a group's incidents in the theme,
     against the group's incident count. With denominators (locality only) it is the theme's
@@ -554,6 +683,9 @@ def funnel_table(
     per-theme dispersion details in ``attrs["dispersion"]``.
     """
     _require(assignments, ["theme_id", group_by], "assignments")
+    if target not in TARGETS:
+        raise ParameterError(f"target must be one of {', '.join(TARGETS)}, not {target!r}")
+    assignments, window = comparison_window(assignments, window_months)
     theme = assignments["theme_id"].astype(str)
     group = assignments[group_by].astype(str)
     counts = pd.crosstab(theme, group)
@@ -581,7 +713,7 @@ def funnel_table(
     frames, details = [], {}
     for theme_id, events in counts.iterrows():
         rows, disp = funnel_units(events.to_numpy(float), size, kind=kind,
-                                  adjustment=adjustment, method=method)
+                                  adjustment=adjustment, method=method, target=target)
         rows.insert(0, "locality", counts.columns.to_numpy())
         rows.insert(0, "theme_label", labels.get(theme_id, theme_id))
         rows.insert(0, "theme_id", theme_id)
@@ -589,16 +721,89 @@ def funnel_table(
             rows["flag"] = ""
         rows = rows.assign(group_by=group_by, kind=kind, unit=unit_used, phi=disp["phi"],
                            tau2=disp["tau2"], p_value=disp["p_value"],
-                           adjustment=disp["adjustment"])
+                           adjustment=disp["adjustment"], target_method=target)
         frames.append(rows)
-        details[theme_id] = disp
+        details[theme_id] = disp | window
     cols = ["theme_id", "theme_label", "locality", "events", "n", "proportion", "target",
             *LIMIT_COLUMNS, "flag", "group_by", "kind", "unit", "phi", "tau2", "p_value",
-            "adjustment", "limit_method"]
-    table = pd.concat(frames, ignore_index=True)[cols] if frames else pd.DataFrame(columns=cols)
+            "adjustment", "limit_method", "target_method", "target_pooled", "expected",
+            "p_high", "p_low", "q_value", "window_start", "window_end"]
+    if frames:
+        table = pd.concat(frames, ignore_index=True)
+        table["q_value"] = fdr_q_values(table)
+        table["window_start"], table["window_end"] = window["window_start"], window["window_end"]
+        table = table[cols]
+    else:
+        table = pd.DataFrame(columns=cols)
     table.attrs["warnings"] = warnings
     table.attrs["dispersion"] = details
+    table.attrs["window"] = window
+    table.attrs["summary"] = flag_summary(table)
     return table
+
+
+def comparison_window(assignments: pd.DataFrame, months: int | None) -> tuple[pd.DataFrame, dict]:
+    """The incidents of the most recent ``months`` calendar months (all when None or 0).
+
+    The window ends with the month of the latest incident and starts ``months - 1`` months
+    before it. Returns (the rows inside, ``{window_start, window_end, window_months}``).
+    """
+    if months is not None and int(months) < 0:
+        raise ParameterError(f"comparison window must be a number of months >= 0, not {months!r}")
+    if "incident_date" not in assignments.columns or assignments.empty:
+        return assignments, {"window_start": None, "window_end": None, "window_months": None}
+    dates = pd.to_datetime(assignments["incident_date"], errors="coerce")
+    last = dates.max().to_period("M")
+    if not months:
+        first = dates.min().to_period("M")
+        return assignments, {"window_start": str(first), "window_end": str(last),
+                             "window_months": None}
+    first = last - (int(months) - 1)
+    inside = dates.dt.to_period("M") >= first
+    return (assignments.loc[inside.to_numpy()],
+            {"window_start": str(first), "window_end": str(last), "window_months": int(months)})
+
+
+def fdr_q_values(table: pd.DataFrame) -> np.ndarray:
+    """Benjamini-Hochberg q values over the judged cells (not ``too_few``, not unthemed)
+    from the two-sided exact p ``min(1, 2 min(p_high, p_low))``; NaN elsewhere."""
+    judged = judged_cells(table).to_numpy()
+    q = np.full(len(table), np.nan)
+    if judged.any():
+        p = np.minimum(1.0, 2 * np.minimum(table["p_high"], table["p_low"]).to_numpy(float))
+        q[judged] = stats.false_discovery_control(p[judged], method="bh")
+    return q
+
+
+def judged_cells(table: pd.DataFrame) -> pd.Series:
+    """Cells that were judged: themed, with a flag other than ``too_few`` or none."""
+    flag = table["flag"].fillna("").astype(str)
+    return (table["theme_id"].astype(str) != UNTHEMED) & flag.isin(
+        ["alarm_high", "alert_high", "within", "alert_low", "alarm_low"])
+
+
+def flag_summary(table: pd.DataFrame) -> dict:
+    """Counts behind the report's sentences: judged cells, alarms, alerts, too few, and
+    how many alarms / alerts chance alone would give (at most 0.2% / 5% of judged cells,
+    since the exact tests are conservative)."""
+    judged = judged_cells(table)
+    flag = table["flag"].fillna("").astype(str)
+    themed = table["theme_id"].astype(str) != UNTHEMED
+    n = int(judged.sum())
+    return {
+        "cells": int(themed.sum()),
+        "judged": n,
+        "too_few": int((themed & (flag == TOO_FEW)).sum()),
+        "no_denominator": int((themed & (flag == NO_DENOMINATOR)).sum()),
+        "alarms": int((judged & flag.str.startswith("alarm")).sum()),
+        "alerts": int((judged & flag.str.startswith("alert")).sum()),
+        "alarms_expected_by_chance": round(n * ALPHAS["998"], 3),
+        "alerts_expected_by_chance": round(n * (ALPHAS["95"] - ALPHAS["998"]), 3),
+        "alerts_with_q_below_0.05": int((judged & flag.str.startswith("alert")
+                                         & (table["q_value"] < 0.05)).sum())
+        if "q_value" in table else 0,
+        "min_expected_to_judge": MIN_EXPECTED_TO_JUDGE,
+    }
 
 
 def _labels(assignments: pd.DataFrame) -> dict:

@@ -105,6 +105,8 @@ class NotebookParameters(_Strict):
     improvement_direction: Literal["neutral", "increase", "decrease"] = "neutral"
     run_length: int = 7
     screen_outliers: bool = False
+    comparison_months: int = 12
+    funnel_target: Literal["leave_one_out", "pooled"] = "leave_one_out"
     suppression_threshold: int = 7
     rounding_base: int = 5
     case_set: str | None = None
@@ -119,6 +121,8 @@ class NotebookParameters(_Strict):
         for name in ("run_length", "rounding_base"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}: must be at least 1")
+        if self.comparison_months < 0:
+            raise ValueError("comparison_months: must be 0 (all data) or a number of months")
         if self.suppression_threshold < 0:
             raise ValueError("suppression_threshold: must not be negative")
         if self.period_start and self.period_end and self.period_start > self.period_end:

@@ -30,6 +30,7 @@ FLAG_COLOURS = {
     "within": "#4c6272",
     "alert_low": "#0072c6",
     "alarm_low": "#003087",
+    "too_few": "#d8dde0",
     "": "#aeb7bd",
 }
 POINT_COLOURS = {
@@ -65,7 +66,10 @@ def funnel_plot(
         return fig
     first = rows.iloc[0]
     kind = str(first.get("kind", "proportion"))
-    target = float(first["target"])
+    # With leave-one-out flags each group has its own target; the curves are drawn at the
+    # rate of all groups together, so a point near a curve may be judged either way.
+    target = float(first.get("target_pooled", first["target"]))
+    leave_one_out = str(first.get("target_method", "pooled")) == "leave_one_out"
     adjustment = str(first.get("adjustment", "none"))
     tau2 = float(first["tau2"]) if adjustment == "additive" else 0.0
     phi = float(first["phi"]) if adjustment == "multiplicative" and first["phi"] > 1 else 1.0
@@ -79,7 +83,7 @@ def funnel_plot(
     ax.plot(grid, lim["lower998"] * scale, color="#425563", lw=1.2, ls="--")
     ax.plot(grid, lim["upper95"] * scale, color="#768692", lw=1.0, ls=":", label="95% limits")
     ax.plot(grid, lim["lower95"] * scale, color="#768692", lw=1.0, ls=":")
-    ax.axhline(target * scale, color="#231f20", lw=1.0, label="overall")
+    ax.axhline(target * scale, color="#231f20", lw=1.0, label="all groups")
     flags = rows["flag"].fillna("").astype(str)
     ax.scatter(rows["n"], rows["proportion"] * scale, s=36, zorder=3,
                c=[FLAG_COLOURS.get(f, FLAG_COLOURS["within"]) for f in flags],
@@ -105,10 +109,12 @@ def funnel_plot(
         note = f"additive adjustment, tau\u00b2 = {tau2:.2g} (phi = {float(first['phi']):.2f})"
     elif adjustment == "multiplicative":
         note = f"multiplicative adjustment, phi = {phi:.2f}"
+    if leave_one_out:
+        note += "\nflags: each group against all others (exact test)"
     ax.text(0.99, 0.98, note, transform=ax.transAxes, ha="right", va="top", fontsize=8,
             color="#425563")
     handles = [Line2D([], [], marker="o", ls="", color=FLAG_COLOURS[f], label=f.replace("_", " "))
-               for f in ("alarm_high", "alert_high", "within", "alert_low", "alarm_low")
+               for f in ("alarm_high", "alert_high", "within", "alert_low", "alarm_low", "too_few")
                if (flags == f).any()]
     ax.legend(handles=ax.get_legend_handles_labels()[0] + handles, fontsize=8, loc="upper right",
               bbox_to_anchor=(1.0, 0.92), frameon=False)

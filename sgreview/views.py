@@ -258,6 +258,8 @@ _FLAGS = {
     "within": "within limits",
     "alert_low": "alert: lower (outside 95%)",
     "alarm_low": "alarm: lower (outside 99.8%)",
+    "too_few": "too few to judge",
+    "no_denominator": "no denominator",
 }
 
 
@@ -425,6 +427,7 @@ def chi_square_table(crosstab) -> pd.DataFrame:
         "chi-square statistic": "-" if pd.isna(crosstab.chi2) else f"{crosstab.chi2:,.1f}",
         "degrees of freedom": f"{crosstab.dof}",
         "p-value": "-" if pd.isna(p) else ("< 0.001" if p < 0.001 else f"{p:.3f}"),
+        "p-value method": getattr(crosstab, "p_method", "asymptotic") or "-",
         "cells with expected count under 5": f"{crosstab.small_expected_share:.0%}",
         "cells that stand out (beyond ±3.09)": f"{int((crosstab.table['stands_out'] != '').sum())}",
     }
@@ -455,4 +458,9 @@ def flags_table(flagged: pd.DataFrame, pol: DisclosurePolicy, *, kind: str = "pr
             "flag": flagged["flag"].map(flag_text).to_numpy(),
         }
     )
+    if "q_value" in flagged:
+        table["false discovery rate (q)"] = flagged["q_value"].map(
+            lambda v: "" if pd.isna(v) else ("< 0.001" if v < 0.001 else f"{v:.3f}")).to_numpy()
+    if "target_method" in flagged and (flagged["target_method"] == "leave_one_out").all():
+        table = table.rename(columns={f"organisation ({unit})": f"all other groups ({unit})"})
     return table.set_index("theme")

@@ -46,6 +46,26 @@ def test_crosstab_expected_residuals_and_chi_square_by_hand():
     assert row["stands_out"] == "high"
 
 
+def test_chi_square_p_is_monte_carlo_when_most_expected_counts_are_small():
+    big = theme_by_group(_assignments(TABLE))
+    assert big.p_method == "asymptotic"
+    sparse = {(f"L{g}", f"T0{t}"): (1 + (g + t) % 3) for g in range(8) for t in range(1, 5)}
+    sparse[("L0", "T01")] = 6
+    ct = theme_by_group(_assignments(sparse))
+    assert ct.small_expected_share > 0.2
+    assert ct.p_method.startswith("Monte Carlo")
+    # Same statistic, p from simulated tables with the margins fixed: close to a large
+    # independent simulation, and reproducible.
+    from sgreview.compare import monte_carlo_chi2_p
+
+    o = ct.counts.to_numpy()
+    e = np.outer(o.sum(1), o.sum(0)) / o.sum()
+    sims = stats.random_table(o.sum(1), o.sum(0), seed=1).rvs(20000)
+    reference = ((sims - e) ** 2 / e).sum(axis=(1, 2))
+    assert ct.p_value == pytest.approx((reference >= ct.chi2 - 1e-9).mean(), abs=0.03)
+    assert monte_carlo_chi2_p(o, ct.chi2) == ct.p_value
+
+
 def test_single_group_gives_no_chi_square_but_a_table():
     ct = theme_by_group(_assignments({("North", "T01"): 5, ("North", "T02"): 3}))
     assert np.isnan(ct.chi2) and ct.dof == 0

@@ -12,6 +12,7 @@ from scipy import stats
 
 from sgreview.errors import InputError, ParameterError
 from sgreview.funnel import (
+    MIN_EXPECTED_TO_JUDGE,
     Z95,
     Z998,
     dispersion,
@@ -159,7 +160,7 @@ def test_a_zero_count_in_a_tiny_group_is_not_flagged_low():
     closed = funnel_limits(np.array([1.0]), 0.24, method="closed_form")
     assert closed["lower998"][0] > 0
     rows, _ = funnel_units(np.array([0.0, 240.0, 240.0]), np.array([1.0, 1000.0, 1000.0]))
-    assert rows["flag"][0] == "within"
+    assert rows["flag"][0] == "too_few"  # expected 0.24: cannot be judged either way
 
 
 def test_flags_agree_with_exact_tail_probabilities():
@@ -254,7 +255,10 @@ def test_funnel_table_shares_per_group_and_unthemed_is_not_flagged():
     t01 = table[table.theme_id == "T01"].set_index("locality")
     assert t01.loc["East", "events"] == 0  # theme absent in a group: a real zero
     assert t01.loc["North", "proportion"] == pytest.approx(0.25)
-    assert t01["target"].iloc[0] == pytest.approx(12 / 120)
+    assert t01["target_pooled"].iloc[0] == pytest.approx(12 / 120)
+    # Leave-one-out: North (10 of 40) is judged against South and East (2 of 80).
+    assert t01.loc["North", "target"] == pytest.approx(2 / 80)
+    assert t01.loc["North", "target_method"] == "leave_one_out"
     assert (table.loc[table.theme_id == "T00", "flag"] == "").all()
     assert set(table.columns) >= {"theme_id", "locality", "events", "n", "proportion", "target",
                                   "lower95", "upper95", "lower998", "upper998", "flag", "phi",
@@ -264,9 +268,97 @@ def test_funnel_table_shares_per_group_and_unthemed_is_not_flagged():
 def test_single_group_and_theme_absent_everywhere_do_not_fail():
     a = _grid({("North", "T01"): 5, ("North", "T02"): 0, ("North", "T00"): 5})
     table = funnel_table(a)
-    assert (table["flag"].isin(["within", ""])).all()
+    assert (table["flag"].isin(["too_few", ""])).all()  # no other group to compare with
     rows, disp = funnel_units(np.array([0.0, 0.0]), np.array([10.0, 20.0]))
-    assert disp["phi"] == 1.0 and (rows["flag"] == "within").all()
+    assert disp["phi"] == 1.0 and (rows["flag"] == "too_few").all()  # nothing expected
+
+
+def test_leave_one_out_target_is_the_rate_of_all_other_groups():
+    # One large locality at 10% beside four small ones at 5%.
+    events = np.array([200.0, 5.0, 5.0, 5.0, 5.0])
+    n = np.array([2000.0, 100.0, 100.0, 100.0, 100.0])
+    rows, disp = funnel_units(events, n)
+    np.testing.assert_allclose(rows["target"], [20 / 400, 215 / 2300, 215 / 2300, 215 / 2300,
+                                                215 / 2300])
+    assert disp["target_method"] == "leave_one_out"
+    # The pooled target (220 / 2400) is mostly the large locality itself, which hides it;
+    # against the others combined it stands out.
+    pooled, _ = funnel_units(events, n, target="pooled")
+    assert pooled["flag"][0] == "within"
+    assert rows["flag"][0] == "alarm_high"
+    with pytest.raises(ParameterError):
+        funnel_units(events, n, target="median")
+
+
+def test_leave_one_out_flags_are_one_sided_fisher_exact_tests():
+    events = np.array([9.0, 20.0, 15.0, 40.0])
+    n = np.array([30.0, 300.0, 250.0, 500.0])
+    rows, _ = funnel_units(events, n)
+    for i in range(4):
+        table = [[events[i], n[i] - events[i]],
+                 [events.sum() - events[i], (n.sum() - n[i]) - (events.sum() - events[i])]]
+        assert rows["p_high"][i] == pytest.approx(stats.fisher_exact(table, "greater").pvalue)
+        assert rows["p_low"][i] == pytest.approx(stats.fisher_exact(table, "less").pvalue)
+
+
+def test_one_of_one_is_too_few_to_judge_not_an_alarm():
+    # PFD-like: an area with 1 incident, in a theme that is 25% of incidents elsewhere.
+    events = np.array([1.0, 25.0, 25.0, 25.0, 25.0])
+    n = np.array([1.0, 100.0, 100.0, 100.0, 100.0])
+    rows, _ = funnel_units(events, n)
+    assert rows["expected"][0] == pytest.approx(0.25)
+    assert rows["flag"][0] == "too_few"
+    assert rows["p_high"][0] == pytest.approx(0.25, abs=0.01)
+
+
+def test_too_few_when_no_count_could_reach_the_limit_even_with_expected_above_minimum():
+    # Expected 2 of 4 (p0 = 0.5): even 4 of 4 has tail P 1/16, far above 0.1%.
+    events = np.array([2.0, 500.0, 500.0])
+    n = np.array([4.0, 1000.0, 1000.0])
+    rows, _ = funnel_units(events, n)
+    assert rows["expected"][0] >= MIN_EXPECTED_TO_JUDGE
+    assert rows["flag"][0] == "too_few"
+    assert set(rows["flag"][1:]) <= {"within", "alert_high", "alert_low"}
+
+
+def test_no_alarm_below_the_minimum_expected_count_on_null_data():
+    rng = np.random.default_rng(3)
+    sizes = np.concatenate([np.arange(1, 11), rng.integers(20, 2000, 60)]).astype(float)
+    flags, expected = [], []
+    for _ in range(100):
+        events = rng.binomial(sizes.astype(int), 0.05).astype(float)
+        rows, _ = funnel_units(events, sizes, adjustment="none")
+        flags.append(rows["flag"])
+        expected.append(rows["expected"])
+    flags, expected = pd.concat(flags), pd.concat(expected)
+    assert not (flags.str.startswith("alarm") & (expected < MIN_EXPECTED_TO_JUDGE)).any()
+    assert (flags[expected < MIN_EXPECTED_TO_JUDGE] == "too_few").all()
+    judged = flags[flags != "too_few"]
+    assert judged.str.startswith("alarm").mean() <= 0.0025  # 0.2% nominal, exact tests
+
+
+def test_funnel_table_compares_the_most_recent_window_and_gives_q_values():
+    rows, i = [], 0
+    for year, loc_counts in ((2023, {"North": 30, "South": 30}), (2024, {"North": 30, "South": 30})):
+        for loc, k in loc_counts.items():
+            for j in range(k):
+                theme = "T01" if (year == 2023 and loc == "North") or j % 3 == 0 else "T02"
+                rows.append((str(i), loc, f"{year}-{1 + j % 12:02d}-05", theme, theme))
+                i += 1
+    a = _assignments(rows)
+    recent = funnel_table(a)  # default 12 months: 2024 only
+    assert recent.attrs["window"] == {"window_start": "2024-01", "window_end": "2024-12",
+                                      "window_months": 12}
+    assert recent["n"].max() == 30
+    everything = funnel_table(a, window_months=None)
+    assert everything["n"].max() == 60
+    judged = everything["flag"].isin(["alarm_high", "alert_high", "within", "alert_low",
+                                      "alarm_low"])
+    assert everything.loc[judged, "q_value"].notna().all()
+    assert everything.loc[~judged, "q_value"].isna().all()
+    summary = everything.attrs["summary"]
+    assert summary["judged"] == int(judged.sum())
+    assert summary["alarms_expected_by_chance"] == pytest.approx(0.002 * summary["judged"])
 
 
 def _denominators(rows):
@@ -283,7 +375,8 @@ def test_rate_funnel_uses_exposure_and_names_localities_without_denominators():
     assert table.attrs["warnings"] == ["missing_denominator: no denominator for West"]
     north = table.set_index("locality").loc["North"]
     assert north["n"] == 1200 and north["kind"] == "rate"
-    assert north["target"] == pytest.approx(36 / 8400)
+    assert north["target_pooled"] == pytest.approx(36 / 8400)
+    assert north["target"] == pytest.approx(24 / 7200)  # South and East: 24 per 7,200
     assert north["unit"] == "occupied bed days"
 
 

@@ -61,6 +61,8 @@ def locality_comparison(
     improvement_direction: str = "neutral",
     run_length: int = 7,
     screen_outliers: bool = False,
+    comparison_months: int = 12,
+    funnel_target: str = "leave_one_out",
     suppression_threshold: int = 7,
     rounding_base: int = 5,
 ) -> Comparison:
@@ -82,7 +84,8 @@ def locality_comparison(
         assignments, group_by=group_by, denominators=denominators,
         unit=denominator_unit if denominators is not None else None, period=period,
         run_length=run_length, screen_outliers=screen_outliers,
-        improvement_direction=improvement_direction,
+        improvement_direction=improvement_direction, target=funnel_target,
+        window_months=comparison_months or None,
     )
     out = stage_dir(output_dir, COMPARISON_DIR)
     written = write_comparison(result, out)
@@ -116,23 +119,53 @@ def _first(frame: pd.DataFrame, column: str, default):
 
 
 def _summary(result, flagged: pd.DataFrame, group_by: str) -> str:
+    """The report's opening sentences; each one is a count or a test read from the tables.
+
+    Only alarms (outside 99.8%, exact test against the other groups) are called things to
+    act on. Alerts are listed with how many chance alone would give across all judged cells,
+    and cells too small to judge are counted, not flagged.
+    """
     ct = result.crosstab
     groups = ct.counts.shape[1]
+    window = result.funnel.attrs.get("window", {})
+    span = (f" over {window['window_start']} to {window['window_end']}"
+            if window.get("window_start") else "")
     lines = [
         f"**Comparison at a glance.** {groups} {group_by} groups were compared on "
-        f"{ct.counts.shape[0]} themes."
+        f"{ct.counts.shape[0]} themes{span}, each group against all other groups combined."
+        if result.options.get("target") == "leave_one_out" else
+        f"**Comparison at a glance.** {groups} {group_by} groups were compared on "
+        f"{ct.counts.shape[0]} themes{span}, each group against all groups together."
     ]
     if pd.notna(ct.p_value):
-        verdict = "differs between groups more than chance would explain" if ct.p_value < 0.05 else "is similar across groups"
-        lines.append(f"The theme mix {verdict} (chi-square p {'< 0.001' if ct.p_value < 0.001 else f'= {ct.p_value:.3f}'}).")
+        verdict = ("differs between groups more than chance would explain" if ct.p_value < 0.05
+                   else "is not shown to differ between groups beyond chance")
+        p_text = "< 0.001" if ct.p_value < 0.001 else f"= {ct.p_value:.3f}"
+        how = ("" if ct.p_method == "asymptotic" else
+               f", {ct.p_method.lower()} because {ct.small_expected_share:.0%} of cells expect "
+               "fewer than 5 incidents")
+        lines.append(f"The theme mix {verdict} (chi-square p {p_text}{how}).")
+    summary = result.funnel.attrs.get("summary", {})
+    judged, too_few = summary.get("judged", 0), summary.get("too_few", 0)
     alarms = flagged.loc[flagged["flag"] == "alarm_high"]
-    if len(alarms):
-        parts = [f"{r.theme_label} in {r.locality}" for r in alarms.itertuples()]
-        lines.append("**What stands out:** higher than the funnel limits allow (alarm): " + "; ".join(parts) + ".")
-    elif len(flagged):
-        lines.append(f"**What stands out:** no alarms; {len(flagged)} alert(s) outside the 95% limits, which chance alone can produce.")
+    alarms_low = flagged.loc[flagged["flag"] == "alarm_low"]
+    alerts = flagged.loc[flagged["flag"].astype(str).str.startswith("alert")]
+    chance = summary.get("alerts_expected_by_chance", 0.0)
+    if len(alarms) or len(alarms_low):
+        parts = [f"{r.theme_label} in {r.locality} (higher)" for r in alarms.itertuples()]
+        parts += [f"{r.theme_label} in {r.locality} (lower)" for r in alarms_low.itertuples()]
+        lines.append("**What stands out:** outside the 99.8% limits (alarm): " + "; ".join(parts)
+                     + f". Chance alone would give about {summary.get('alarms_expected_by_chance', 0):.1f}"
+                     f" alarms across the {judged} theme x group cells judged.")
     else:
-        lines.append("**What stands out:** every group sits within its funnel limits for every theme.")
+        lines.append(f"**What stands out:** no alarms (outside the 99.8% limits) across the {judged}"
+                     " theme x group cells judged.")
+    lines.append(f"{len(alerts)} alert(s) lie outside the 95% limits only; chance alone would give "
+                 f"about {chance:.0f} across {judged} cells, so alerts are listed for reading, not "
+                 "for action." if judged else "No cell had enough incidents to judge.")
+    if too_few:
+        lines.append(f"{too_few} cells expect fewer than {summary.get('min_expected_to_judge', 1):g} "
+                     "incident or could not reach the 99.8% limit whatever their count: too few to judge.")
     now = result.special_cause
     latest = now.loc[now["latest_special_cause"].astype(bool)] if len(now) else now
     overall = latest.loc[latest["locality"] == "All"] if len(latest) else latest
@@ -144,7 +177,8 @@ def _summary(result, flagged: pd.DataFrame, group_by: str) -> str:
             f"**What changed:** no organisation-wide theme shows special-cause variation in the latest period; "
             f"{len(latest)} group-level series do (see the trends table)."
         )
-    todo = ["ask the flagged localities to review the themes that stand out, starting with alarms"] if len(alarms) else []
+    todo = (["ask the localities with an alarm to review those themes"]
+            if len(alarms) or len(alarms_low) else [])
     todo.append("read each locality's own report for its trends and learning")
     lines.append("**What to do:** " + "; ".join(todo) + ".")
     if result.warnings:

@@ -133,6 +133,8 @@ def locality_review(
     improvement_direction: str = "neutral",
     run_length: int = 7,
     screen_outliers: bool = False,
+    comparison_months: int = 12,
+    funnel_target: str = "leave_one_out",
     suppression_threshold: int = 7,
     rounding_base: int = 5,
 ) -> LocalityReview:
@@ -166,7 +168,8 @@ def locality_review(
 
     profile = locality_profile(window, locality)
     denominators, unit = _denominators(denominators_path, denominator_unit)
-    funnel = funnel_table(window, group_by="locality", denominators=denominators, unit=unit)
+    funnel = funnel_table(window, group_by="locality", denominators=denominators, unit=unit,
+                          target=funnel_target, window_months=comparison_months or None)
     funnel = funnel.loc[funnel["locality"] == locality].reset_index(drop=True)
     profile = profile.merge(funnel[["theme_id", "flag"]], on="theme_id", how="left")
 
@@ -283,15 +286,26 @@ def _summary(
             for r in themed.head(3).itertuples()
         ]
         lines.append("Its largest themes are " + "; ".join(parts) + ".")
-    high = themed.loc[themed["flag"].astype(str).str.endswith("_high")]
-    low = themed.loc[themed["flag"].astype(str).str.endswith("_low")]
+    flag = themed["flag"].astype(str)
+    high = themed.loc[flag == "alarm_high"]
+    low = themed.loc[flag == "alarm_low"]
+    alerts = themed.loc[flag.str.startswith("alert")]
+    few = int((profile["flag"].astype(str) == "too_few").sum())
     if len(high):
-        names = ", ".join(f"{r.theme_label} ({r.flag.split('_')[0]})" for r in high.itertuples())
-        lines.append(f"**What stands out:** higher than expected given the organisation's rate: {names}.")
+        names = ", ".join(str(r.theme_label) for r in high.itertuples())
+        lines.append("**What stands out:** higher than in all other localities combined, beyond "
+                     f"the 99.8% limits (alarm): {names}.")
     else:
-        lines.append("**What stands out:** no theme is higher than expected beyond chance.")
+        lines.append("**What stands out:** no theme is higher than in all other localities "
+                     "combined beyond the 99.8% limits (no alarm).")
     if len(low):
-        lines.append("Lower than expected: " + ", ".join(low["theme_label"].astype(str)) + ".")
+        lines.append("Lower beyond the 99.8% limits (alarm): "
+                     + ", ".join(low["theme_label"].astype(str)) + ".")
+    if len(alerts):
+        lines.append(f"{len(alerts)} theme(s) lie outside the 95% limits only (alert), which "
+                     "chance alone often produces across many themes: read, do not act on them alone.")
+    if few:
+        lines.append(f"{few} theme(s) have too few incidents expected here to judge either way.")
     shown = set(themed["theme_id"])
     changing = signals.loc[signals["latest_special_cause"].astype(bool) & signals["theme_id"].isin(shown)] if len(signals) else signals
     if len(changing):
@@ -306,7 +320,8 @@ def _summary(
         lines.append("**What changed:** every theme's monthly count shows only common-cause variation.")
     todo = []
     if len(high):
-        todo.append(f"review recent {high.iloc[0]['theme_label']} incidents with the team and ask why the rate is higher")
+        todo.append(f"review recent {high.iloc[0]['theme_label']} incidents with the team and ask "
+                    "why the rate is higher than elsewhere")
     if actions is not None and len(actions):
         overdue = int(actions["overdue"].astype(bool).sum()) if "overdue" in actions else 0
         open_ = int((actions["status"].astype(str) != "completed").sum()) if "status" in actions else 0

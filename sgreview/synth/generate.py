@@ -202,7 +202,7 @@ PARTNERS = {
 }
 
 #: Planted signals: (locality, theme, factor). Change months are placed by ``_change_months``.
-RAISED = ("Harbourside", "criminal_exploitation", 2.5)
+RAISED = ("Harbourside", "criminal_exploitation", 3.0)
 RISING = ("Kingsford", "violence_to_staff", 2.0)
 FALLING = ("Northmoor", "self_harm", 0.4)
 MIN_EDGE_MONTHS = 9
