@@ -135,10 +135,66 @@ def test_themes_table_has_design_columns_and_sizes_add_up(synth, fitted):
 def test_labels_use_taxonomy_names_when_they_fit(fitted):
     model, _ = fitted
     by_key = dict(zip(model.taxonomy_, model.labels_, strict=True))
-    assert by_key["restrictive_practice"].startswith(
-        "Restraint, seclusion and rapid tranquillisation ("
-    )
-    assert by_key["sexual_safety"].startswith("Sexual safety (")
+    # The taxonomy name alone, in practitioners' words: no list of terms after it.
+    assert by_key["restrictive_practice"] == "Restraint, seclusion and rapid tranquillisation"
+    assert by_key["sexual_safety"] == "Sexual safety"
+
+
+def test_labels_are_unique_readable_and_never_boilerplate_or_names(fitted):
+    from sgreview.themes.labels import LABEL_STOP_WORDS
+
+    model, _ = fitted
+    assert len({label.casefold() for label in model.labels_}) == len(model.labels_)
+    for label, name in zip(model.labels_, model.names_, strict=True):
+        if name is not None:
+            continue  # curated taxonomy names are used as written
+        words = label.casefold().replace(",", " ").split()
+        assert not set(words) & LABEL_STOP_WORDS, label
+        assert label.count(",") < 2, f"{label!r} reads as a term list"
+
+
+def test_readable_label_prefers_the_name_then_phrases_then_terms():
+    from sgreview.themes.labels import readable_label
+
+    assert readable_label("Medication errors", ["wrong dose"], ["dose"]) == "Medication errors"
+    assert readable_label(None, ["ct scan", "cardiac arrest"], [], upper=frozenset({"ct"})) == (
+        "CT scan and cardiac arrest")
+    assert readable_label(None, [], ["inquest", "stepping", "hill", "ambulance", "delay"],
+                          banned=frozenset({"stepping"})) == "Ambulance and delay"
+
+
+def test_unique_labels_tell_duplicates_apart_with_their_own_words():
+    from sgreview.themes.labels import unique_labels
+
+    out = unique_labels(["Suicide or unexpected death", "Suicide or unexpected death", "Falls"],
+                        [["prison cell"], ["railway line"], []], [["cell"], ["train"], ["fall"]])
+    assert out == ["Suicide or unexpected death: prison cell",
+                   "Suicide or unexpected death: railway line", "Falls"]
+    assert len(set(unique_labels(["A", "A"], [[], []], [[], []]))) == 2
+
+
+def test_proper_nouns_are_found_from_capitals_in_mid_sentence():
+    from sgreview.themes.labels import proper_nouns
+
+    texts = ["He was taken to Stepping Hill Hospital by ambulance.",
+             "staff at Stepping Hill said the hill was steep",
+             "the patient went to Stepping Hill and then home"]
+    names = proper_nouns(texts)
+    assert "stepping" in names and "ambulance" not in names and "patient" not in names
+
+
+def test_theme_phrases_are_distinctive_and_shared_by_many_narratives():
+    import numpy as np
+
+    from sgreview.themes.labels import theme_phrases
+
+    cleaned = ["the ambulance response was delayed for hours"] * 5 + ["care home staff found him on the floor"] * 5
+    cleaned += ["one off unusual phrase here", "another odd phrase there"]
+    labels = np.array([0] * 5 + [1] * 5 + [0, 1])
+    phrases = theme_phrases(cleaned, labels, 2)
+    assert phrases[0][0] in {"ambulance response", "ambulance response was delayed", "response was delayed"}
+    assert any("care home" in p for p in phrases[1])
+    assert not any("odd phrase" in p for row in phrases for p in row)
 
 
 def test_evidence_sentences_contain_no_identifiers(synth, fitted):

@@ -1,23 +1,33 @@
-"""Theme names: class-based TF-IDF terms, matched to the safeguarding taxonomy when it fits.
+"""Theme names in practitioners' words: the taxonomy name when it fits, else the theme's phrases.
 
-A safeguarding lead trusts a theme called "Self-harm and ligatures (ligature, observations,
-cut)" more than "cluster 4". The distinctive terms come from class-based TF-IDF (Grootendorst
-2022, as in BERTopic): term frequency within the theme times ``log(1 + A / f_t)``, so a word
-common in every theme does not name any of them. A taxonomy name from DOMAIN.md is added only
-when it clearly fits; otherwise the label is just the top three terms, which is honest.
+A safeguarding lead trusts a theme called "Self-harm and ligatures" or "Care home and risk of
+falls" more than "cluster 4" or "department, surgery, emergency". Distinctive terms and
+phrases come from class-based TF-IDF (Grootendorst 2022, as in BERTopic): frequency within
+the theme times ``log(1 + A / f_t)``, so wording common to every theme names none of them.
+
+* A taxonomy name (DOMAIN.md) is used when its terms are distinctive for the theme *and*
+  used by enough of the theme's narratives (``TAXONOMY_MIN_COVERAGE``).
+* Otherwise the label joins the theme's two best two- or three-word phrases, counted in its
+  most representative narratives and shared by at least ``PHRASE_MIN_SHARE`` of them.
+* Names of places, hospitals and people (words mostly capitalised mid-sentence in the
+  redacted text) and report boilerplate ("inquest", "coroner", "court", "department",
+  "hill") never make a label: a theme named after one hospital flags its area by wording.
+* Labels are unique within a model: duplicates get the words that tell them apart.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 import yaml
 
 from sgreview.errors import ParameterError
-from sgreview.themes.text import tokenise_terms
+from sgreview.themes.text import STOP_WORDS, tokenise_terms
 
 TAXONOMY_PATH = Path(__file__).resolve().parents[1] / "data" / "taxonomy.yaml"
 
@@ -149,7 +159,191 @@ def _forms(word: str) -> tuple[str, ...]:
     return tuple(sorted(forms))
 
 
-def make_label(name: str | None, terms: list[str]) -> str:
-    """``"Name (t1, t2, t3)"`` when a name is known, else ``"t1, t2, t3"``."""
-    head = ", ".join(terms[:3]) if terms else "no distinctive terms"
-    return f"{name} ({head})" if name else head
+# ------------------------------------------------------------- readable labels
+#: Words that never make a label: coroners' and report boilerplate, generic hospital
+#: geography and building words ("Stepping Hill", "Royal ... Department") and words that say
+#: how the account was written rather than what happened.
+# fmt: off
+LABEL_STOP_WORDS = frozenset({
+    "inquest", "inquests", "coroner", "coroners", "court", "hill", "department", "departments",
+    "hospital", "hospitals", "trust", "trusts", "nhs", "foundation", "royal", "university",
+    "infirmary", "evidence", "heard", "investigation", "conclusion",
+    "concluded", "regulation", "regulations", "prevention", "future", "deaths", "death",
+    "died", "concern", "concerns", "matters", "matter", "action", "actions", "taken", "report",
+    "reports", "narrative", "chief", "executive", "secretary", "witness", "witnesses", "jury",
+    "verdict", "paragraph", "opinion", "aware", "regarding", "respect", "relation",
+    "following", "did", "does", "would", "could", "should", "shall", "might", "must",
+    "whether", "therefore", "however", "including", "particular", "date", "year", "years",
+    "month", "months", "mr", "mrs", "ms", "miss", "dr", "deceased", "late", "born", "name",
+    "named", "believe", "risk future", "circumstances", "recorded", "caused", "cause",
+})
+# fmt: on
+#: Representative narratives per theme used to find its phrases.
+PHRASE_DOCS = 200
+#: A phrase must appear in at least this share of a theme's representative narratives.
+PHRASE_MIN_SHARE = 0.08
+#: A taxonomy name fits only when this share of the theme's narratives use its terms.
+TAXONOMY_MIN_COVERAGE = 0.35
+
+
+def proper_nouns(raw_texts: Sequence[str], min_count: int = 2, min_share: float = 0.6) -> frozenset[str]:
+    """Words mostly written with a capital letter in mid-sentence: places, hospitals, people.
+
+    A label built from "stepping hill" names one hospital, not what went wrong there, and
+    flags its coroner area through wording alone. The raw (redacted) narratives still have
+    their capitals, so a word capitalised in at least ``min_share`` of its mid-sentence uses
+    is a name and is kept out of labels.
+    """
+    s = pd.Series(list(raw_texts), dtype=object).fillna("").astype(str)
+    # A word after a lower-case word, comma or similar is mid-sentence.
+    words = s.str.findall(r"(?<=[a-z,;:()] )([A-Za-z][a-z]+)").explode().dropna()
+    if words.empty:
+        return frozenset()
+    lower = words.str.lower()
+    capital = words.str[0].str.isupper()
+    stats = pd.DataFrame({"w": lower.to_numpy(), "cap": capital.to_numpy()}).groupby("w")["cap"]
+    share, count = stats.mean(), stats.size()
+    return frozenset(share.index[(share >= min_share) & (count >= min_count)])
+
+
+def acronyms(raw_texts: Sequence[str], min_share: float = 0.6) -> frozenset[str]:
+    """Words mostly written in capitals ("CT", "GP", "ICU"), so a label can write them so."""
+    s = pd.Series(list(raw_texts), dtype=object).fillna("").astype(str)
+    words = s.str.findall(r"\b([A-Za-z]{2,5})\b").explode().dropna()
+    if words.empty:
+        return frozenset()
+    frame = pd.DataFrame({"w": words.str.lower().to_numpy(), "up": words.str.isupper().to_numpy()})
+    share = frame.groupby("w")["up"].mean()
+    return frozenset(share.index[share >= min_share])
+
+
+def _ok_phrase(words: list[str], banned: frozenset[str]) -> bool:
+    if any(w in banned or w in LABEL_STOP_WORDS for w in words):
+        return False
+    if words[0] in STOP_WORDS or words[-1] in STOP_WORDS:
+        return False
+    return len(set(words)) == len(words)
+
+
+def theme_phrases(
+    cleaned: Sequence[str], labels: np.ndarray, k: int, banned: frozenset[str] = frozenset(),
+    n: int = 3,
+) -> list[list[str]]:
+    """The ``n`` most distinctive two- and three-word phrases of each theme, best first.
+
+    Phrases are counted once per narrative, weighted by class-based TF-IDF (as the terms
+    are), and kept only when they appear in at least ``PHRASE_MIN_SHARE`` of the theme's
+    narratives, so a phrase says what many of its incidents say, not what one said twice.
+    """
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    keep = labels >= 0
+    if not keep.any():
+        return [[] for _ in range(k)]
+    docs = pd.Series(list(cleaned), dtype=object).fillna("")[keep].tolist()
+    vec = CountVectorizer(ngram_range=(2, 3), token_pattern=r"(?u)\b[a-z]{2,}\b", binary=True,
+                          min_df=2, lowercase=False)  # fmt: skip
+    try:
+        counts = vec.fit_transform(docs)
+    except ValueError:  # no phrase occurs twice
+        return [[] for _ in range(k)]
+    vocab = vec.get_feature_names_out()
+    ok = np.array([_ok_phrase(p.split(), banned) for p in vocab], dtype=bool)
+    counts = counts[:, np.flatnonzero(ok)]
+    vocab = vocab[ok]
+    lab = labels[keep]
+    weights = class_tfidf(counts.tocsr(), lab, k)
+    sizes = np.bincount(lab, minlength=k).astype(np.float64)
+    onehot = sp.csr_matrix((np.ones(len(lab)), (lab, np.arange(len(lab)))), shape=(k, len(lab)))
+    df = np.asarray((onehot @ counts).todense(), dtype=np.float64)
+    share = np.divide(df, sizes[:, None], out=np.zeros_like(df), where=sizes[:, None] > 0)
+    weights = np.where(share >= PHRASE_MIN_SHARE, weights, 0.0)
+    out = []
+    for t in range(k):
+        order = np.lexsort((vocab, -weights[t]))
+        chosen: list[str] = []
+        for i in order:
+            if weights[t, i] <= 0 or len(chosen) >= n:
+                break
+            words = {w[:5] for w in vocab[i].split()}
+            # A phrase sharing a word (or its stem: "crossing", "cross") with one already
+            # chosen adds nothing.
+            if any(words & {w[:5] for w in c.split()} for c in chosen):
+                continue
+            chosen.append(str(vocab[i]))
+        out.append(chosen)
+    return out
+
+
+def taxonomy_coverage(counts: sp.csr_matrix, labels: np.ndarray, k: int, entry: dict,
+                      vocabulary: Sequence[str]) -> np.ndarray:
+    """Share of each theme's narratives that use at least one of ``entry``'s terms."""
+    index = {w: i for i, w in enumerate(vocabulary)}
+    present = (counts > 0).tocsc()
+    hit = np.zeros(counts.shape[0], dtype=bool)
+    for phrase in _entry_phrases(entry):
+        cols = [[index[f] for f in forms if f in index] for forms in phrase]
+        if not cols or not all(cols):
+            continue
+        has = np.ones(counts.shape[0], dtype=bool)
+        for options in cols:
+            has &= np.asarray(present[:, options].sum(axis=1)).ravel() > 0
+        hit |= has
+    keep = labels >= 0
+    sizes = np.bincount(labels[keep], minlength=k)
+    hits = np.bincount(labels[keep], weights=hit[keep].astype(float), minlength=k)
+    return np.divide(hits, sizes, out=np.zeros(k), where=sizes > 0)
+
+
+def _sentence_case(text: str) -> str:
+    return text[:1].upper() + text[1:] if text else text
+
+
+def readable_label(name: str | None, phrases: list[str], terms: list[str],
+                   banned: frozenset[str] = frozenset(), upper: frozenset[str] = frozenset()) -> str:
+    """A label in practitioners' words: the taxonomy name, else the theme's own phrases.
+
+    "Ambulance response times and care home staff" reads as a theme; "ambulance, category,
+    response" reads as a search query. Falls back to the two best single terms that are not
+    names or boilerplate, and says so plainly when even those are missing.
+    """
+    if name:
+        return name
+    if phrases:
+        head = phrases[0] if len(phrases) == 1 else f"{phrases[0]} and {phrases[1]}"
+    else:
+        words = [t for t in terms if t not in banned and t not in LABEL_STOP_WORDS][:2]
+        if not words:
+            return "Mixed incidents with no common wording"
+        head = " and ".join(words)
+    head = " ".join(w.upper() if w in upper else w for w in head.split())
+    return _sentence_case(head)
+
+
+def unique_labels(labels: list[str], phrases: list[list[str]], terms: list[list[str]]) -> list[str]:
+    """Make every label distinct within a model, adding what tells the duplicates apart.
+
+    Two themes named "Suicide or unexpected death" become "Suicide or unexpected death:
+    prison cell" and "...: railway line" (each theme's first phrase, or term, not already in
+    its label); a numeral is the last resort.
+    """
+    out = list(labels)
+    for _ in range(3):
+        seen: dict[str, list[int]] = {}
+        for i, label in enumerate(out):
+            seen.setdefault(label.casefold(), []).append(i)
+        dupes = [idx for idx in seen.values() if len(idx) > 1]
+        if not dupes:
+            return out
+        for idx in dupes:
+            for i in idx:
+                extra = [p for p in phrases[i] + terms[i] if p.casefold() not in out[i].casefold()]
+                if extra:
+                    out[i] = f"{out[i]}: {extra[0]}"
+    counts: dict[str, int] = {}
+    for i, label in enumerate(out):
+        key = label.casefold()
+        counts[key] = counts.get(key, 0) + 1
+        if counts[key] > 1:
+            out[i] = f"{label} ({counts[key]})"
+    return out

@@ -49,11 +49,18 @@ from sgreview.errors import InputError, ParameterError
 from sgreview.themes import cluster
 from sgreview.themes.labels import (
     MATCH_DEPTH,
+    PHRASE_DOCS,
+    TAXONOMY_MIN_COVERAGE,
+    acronyms,
     class_tfidf,
     load_taxonomy,
-    make_label,
     nearest_taxonomy_key,
+    proper_nouns,
+    readable_label,
+    taxonomy_coverage,
     taxonomy_name,
+    theme_phrases,
+    unique_labels,
 )
 from sgreview.themes.text import clean_arrow, count_terms, fit_vocabulary, tokenise_terms
 
@@ -166,7 +173,8 @@ class ThemeModel(TransformerMixin, BaseEstimator):
 
     def _fit(self, texts: Iterable[str]) -> ThemeModel:
         self._check_params()
-        cleaned_arr = clean_arrow(list(texts))
+        texts = list(texts)
+        cleaned_arr = clean_arrow(texts)
         cleaned = pd.Series(cleaned_arr.to_pylist(), dtype=object).fillna("")
         n = len(cleaned)
         if n < MIN_DOCS_TO_FIT:
@@ -261,7 +269,9 @@ class ThemeModel(TransformerMixin, BaseEstimator):
         )
         self.sizes_ = np.bincount(all_labels, minlength=len(centroids)).astype(np.int64)
         self.stability_, self.agreement_ = self._stability(z, all_labels, free, runs, n_seeded)
-        self._describe(counts, all_labels)
+        fit_sim = np.einsum("ij,ij->i", z, centroids[all_labels])
+        self._describe(counts, all_labels, raw=[texts[i] for i in docs],
+                       cleaned=cleaned.iloc[docs].tolist(), similarity=fit_sim)
         self.fit_labels_ = all_labels
         self.theme_ids_ = [f"T{i + 1:02d}" for i in range(len(centroids))]
         self.status_ = ["active"] * len(centroids)
@@ -516,8 +526,17 @@ class ThemeModel(TransformerMixin, BaseEstimator):
         jac[:n_seeded] = 1.0
         return np.where(np.isnan(jac), 0.0, np.clip(jac, 0.0, 1.0)), float(np.mean(aris))
 
-    def _describe(self, counts: sp.csr_matrix, labels: np.ndarray) -> None:
-        """Distinctive terms, taxonomy names and labels of each theme."""
+    def _describe(
+        self, counts: sp.csr_matrix, labels: np.ndarray, *, raw: list | None = None,
+        cleaned: list | None = None, similarity: np.ndarray | None = None,
+    ) -> None:
+        """Distinctive terms, taxonomy names and readable, unique labels of each theme.
+
+        Labels use the taxonomy name when its terms appear in enough of the theme's
+        narratives (``TAXONOMY_MIN_COVERAGE``), else the theme's own phrases from its most
+        representative narratives; names of places and hospitals and report boilerplate are
+        kept out (:mod:`sgreview.themes.labels`).
+        """
         k = len(self.centroids_)
         self.term_weights_ = class_tfidf(counts, labels, k)
         order = np.argsort(-self.term_weights_, axis=1, kind="stable")[:, :PROFILE_TERMS]
@@ -526,7 +545,19 @@ class ThemeModel(TransformerMixin, BaseEstimator):
             for t, row in enumerate(order)
         ]
         entries = load_taxonomy()["incident_themes"] if self.name_themes else []
-        self.names_, self.taxonomy_, self.labels_ = [], [], []
+        banned: frozenset[str] = frozenset()
+        upper: frozenset[str] = frozenset()
+        phrases: list[list[str]] = [[] for _ in range(k)]
+        if cleaned is not None:
+            # The most representative narratives of each theme: closest to its centre.
+            rank = pd.Series(similarity if similarity is not None else np.zeros(len(labels)))
+            rank = rank.groupby(labels).rank(ascending=False, method="first").to_numpy()
+            top = np.where(rank <= PHRASE_DOCS, labels, -1)
+            sample = [raw[i] for i in np.flatnonzero(top >= 0)] if raw else []
+            banned, upper = proper_nouns(sample), acronyms(sample)
+            phrases = theme_phrases(cleaned, top, k, banned)
+        self.names_, self.taxonomy_ = [], []
+        labels_out = []
         for t, row in enumerate(order):
             terms = [str(self.vocabulary_[i]) for i in row[:20]]
             weights = self.term_weights_[t, row[:20]].tolist()
@@ -534,10 +565,15 @@ class ThemeModel(TransformerMixin, BaseEstimator):
                 name, key = self.seed_names_[t], None
             else:
                 entry = taxonomy_name(terms, weights, entries)
+                if entry is not None and cleaned is not None and taxonomy_coverage(
+                        counts, labels, k, entry, self.vocabulary_)[t] < TAXONOMY_MIN_COVERAGE:
+                    entry = None  # its words are distinctive but most incidents do not use them
                 name, key = (entry["name"], entry["key"]) if entry else (None, None)
             self.names_.append(name)
             self.taxonomy_.append(key)
-            self.labels_.append(make_label(name, self.top_terms_[t]))
+            labels_out.append(readable_label(name, phrases[t], self.top_terms_[t], banned, upper))
+        clean_terms = [[w for w in terms if w not in banned] for terms in self.top_terms_]
+        self.labels_ = unique_labels(labels_out, phrases, clean_terms)
 
     # ------------------------------------------------------------ transform
     @property
