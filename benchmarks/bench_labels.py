@@ -93,7 +93,10 @@ def main() -> int:
         return 0
     from sgreview.pipeline.common import load_redacted
     from sgreview.themes import apply_themes, fit_themes
-    from sgreview.themes.labels import LABEL_STOP_WORDS
+    try:
+        from sgreview.themes.labels import LABEL_STOP_WORDS
+    except ImportError:  # an older sgreview, for a before/after comparison
+        LABEL_STOP_WORDS = frozenset({"inquest", "coroner", "court", "hill", "department"})
 
     incidents = load_redacted(DATA, COLUMNS).incidents
     start = time.perf_counter()
