@@ -424,8 +424,8 @@ GOLDEN_SKELETON = [
     "## 7. What to do",
     "**Open actions**",
     "| Action | Theme | Owner | Due | Status | Overdue |",
-    "**Carers and family involvement**",
     "**Information sharing and record keeping**",
+    "**Carers and family involvement**",
     "**For every team**",
 ]
 
@@ -473,8 +473,10 @@ def test_briefing_questions_come_from_the_bank_for_detected_practice_themes():
     assert "Carers and family involvement" in asked
     assert "Homelessness and housing" not in asked  # no narrative mentions it
     pt = briefing.tables["practice_themes"].set_index("practice_theme")
-    assert pt.loc["information_sharing_records", "incidents"] == 11  # not the first narrative
-    assert pt.loc["carers_family", "incidents"] == 14
+    # "records were not shared" (11, not the first narrative) + "Police were informed" (9)
+    assert pt.loc["information_sharing_records", "incidents"] == 20
+    # "Family were not told" counts; "the carer phoned the ward" describes no carer involvement
+    assert pt.loc["carers_family", "incidents"] == 11
 
 
 def test_fully_suppressed_case_set_says_so_instead_of_an_empty_briefing():
@@ -492,7 +494,7 @@ def test_fully_suppressed_case_set_says_so_instead_of_an_empty_briefing():
 
 
 def test_detect_practice_themes_on_word_boundaries():
-    texts = pd.Series(["The family visited.", "Records were not shared.", "Familiar place, recordsroom"])
+    texts = pd.Series(["The family raised concerns.", "Records were not shared.", "Familiar place, recordsroom"])
     hits = detect_practice_themes(texts, PRACTICE)
     assert hits["carers_family"].tolist() == [True, False, False]
     assert hits["information_sharing_records"].tolist() == [False, True, False]

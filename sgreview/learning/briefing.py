@@ -175,21 +175,23 @@ def default_practice_themes() -> list[dict[str, Any]]:
 
 
 def detect_practice_themes(narratives: pd.Series, practice_themes: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
-    """Which practice themes each (redacted) narrative mentions, through taxonomy terms.
+    """Which practice themes each (redacted) narrative describes, judged sentence by sentence.
 
-    One vectorised ``str.contains`` per practice theme over the whole Series (a single
-    alternation of its terms on word boundaries), never a loop over incidents. Returns a
-    boolean frame: rows = narratives, columns = practice theme keys.
+    Themes with rules in ``sgreview/data/practice_rules.yaml`` use them (negation, hedging,
+    ambiguous words in context: :mod:`sgreview.practice`); a theme only a custom taxonomy
+    knows falls back to its ``terms`` on word boundaries. Returns a boolean frame: rows =
+    narratives, columns = practice theme keys.
     """
-    text = narratives.astype("string").fillna("")
-    out = {}
-    for theme in practice_themes:
-        terms = [str(t).strip() for t in theme.get("terms", []) if str(t).strip()]
-        if not terms:
-            continue
-        pattern = r"\b(?:" + "|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True)) + r")\b"
-        out[str(theme["key"])] = text.str.contains(pattern, case=False, regex=True)
-    return pd.DataFrame(out, index=narratives.index, dtype=bool)
+    from sgreview.practice import keyword_by_narrative, load_rules, practice_by_narrative
+
+    ruled = set(load_rules()["themes"])
+    keys = [str(t["key"]) for t in practice_themes]
+    out = practice_by_narrative(narratives)
+    out = out[[k for k in keys if k in ruled]]
+    rest = [t for t in practice_themes if str(t["key"]) not in ruled]
+    if rest:
+        out = out.join(keyword_by_narrative(narratives, rest))
+    return out.reindex(columns=[k for k in keys if k in out.columns]).astype(bool)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -594,7 +596,11 @@ def _learning(ctx: _Context, practice_themes: Sequence[Mapping[str, Any]]) -> tu
 
     Returns the section and the (key, name) of the practice themes found, most frequent first.
     """
+    from sgreview.practice import reportable_themes
+
     s = Section(5, TITLES[5], sources=["tables/practice_themes.csv"])
+    trusted = reportable_themes()
+    practice_themes = [t for t in practice_themes if str(t["key"]) in trusted]
     names = {str(t["key"]): str(t.get("name", t["key"])) for t in practice_themes}
     seips = {str(t["key"]): ", ".join(_as_list(t.get("seips"))) for t in practice_themes}
     cols = ["practice_theme", "name", "incidents", "seips_factors"]
@@ -606,7 +612,7 @@ def _learning(ctx: _Context, practice_themes: Sequence[Mapping[str, Any]]) -> tu
                            "seips_factors": [seips[k] for k in hits.columns]}, columns=cols)
         pt = pt[pt["incidents"] > 0].sort_values("incidents", ascending=False, kind="stable")
         if pt.empty:
-            s.paragraphs.append("No practice theme terms were found in the case set's records.")
+            s.paragraphs.append("No practice theme was found in the case set's records.")
     else:
         pt = pd.DataFrame(columns=cols)
         s.paragraphs.append("Practice themes could not be detected: the case set has no narratives "

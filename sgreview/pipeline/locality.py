@@ -88,21 +88,26 @@ def locality_profile(assignments: pd.DataFrame, locality: str) -> pd.DataFrame:
 
 
 def practice_profile(narratives: pd.Series) -> pd.DataFrame:
-    """How many of these (redacted) narratives mention each Safeguarding Adults Review
-    practice theme, found through the taxonomy's terms, with its SEIPS work-system factor."""
+    """How many of these (redacted) narratives describe each Safeguarding Adults Review
+    practice theme (sentence-level rules, :mod:`sgreview.practice`), with its SAR domain and
+    SEIPS work-system factor. Only themes whose detector reached precision 0.8 on the
+    labelled sample are listed: a theme the method cannot find reliably is not reported."""
     from sgreview.learning import detect_practice_themes
-    from sgreview.learning.briefing import default_practice_themes
+    from sgreview.practice import theme_info
 
-    themes = default_practice_themes()
-    hits = detect_practice_themes(narratives, themes)
-    info = {str(t["key"]): t for t in themes}
+    info = theme_info()
+    info = info[info["reportable"]]
+    hits = detect_practice_themes(narratives, info.rename(columns={"practice_theme": "key"}).to_dict("records"))
+    table = info.set_index("practice_theme").loc[hits.columns].reset_index()
     table = pd.DataFrame(
         {
-            "practice_theme": hits.columns,
-            "name": [info[k].get("name", k) for k in hits.columns],
-            "seips": [info[k].get("seips", "") for k in hits.columns],
+            "practice_theme": table["practice_theme"],
+            "name": table["name"],
+            "sar_domain": table["sar_domain_title"],
+            "seips": table["seips"],
             "incidents": hits.sum().to_numpy(dtype=int),
             "n": len(hits),
+            "precision": table["precision"],
         }
     )
     table["share"] = table["incidents"] / max(len(hits), 1)
