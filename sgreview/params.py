@@ -25,6 +25,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, model_validator
 
+from sgreview.disclosure import DEFAULT_BASE, DEFAULT_THRESHOLD
 from sgreview.errors import InputError, ParameterError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -109,6 +110,7 @@ class NotebookParameters(_Strict):
     funnel_target: Literal["leave_one_out", "pooled"] = "leave_one_out"
     suppression_threshold: int = 7
     rounding_base: int = 5
+    disclosure: Literal["reviewer", "analyst_only"] = "reviewer"
     case_set: str | None = None
     case_ref: str | None = None
     case_incident_ids: IncidentIds = []
@@ -125,6 +127,15 @@ class NotebookParameters(_Strict):
             raise ValueError("comparison_months: must be 0 (all data) or a number of months")
         if self.suppression_threshold < 0:
             raise ValueError("suppression_threshold: must not be negative")
+        if self.disclosure == "reviewer" and (
+            self.suppression_threshold < DEFAULT_THRESHOLD or self.rounding_base < DEFAULT_BASE
+        ):
+            raise ValueError(
+                f"suppression_threshold: {self.suppression_threshold} (rounding_base "
+                f"{self.rounding_base}) is weaker than the reviewer default {DEFAULT_THRESHOLD} "
+                f"({DEFAULT_BASE}); set 'disclosure: analyst_only' for reports that show small "
+                "numbers (they are marked NOT FOR CIRCULATION)"
+            )
         if self.period_start and self.period_end and self.period_start > self.period_end:
             raise ValueError(
                 f"period_start: {self.period_start} is after period_end {self.period_end}"

@@ -3,8 +3,15 @@
 Every function returns a :class:`matplotlib.figure.Figure` built without pyplot, so no
 global figure state builds up in a long notebook or a batch of reports (nothing to close,
 no backend to choose). Every count written on a figure (labels, annotations) passes through
-a :class:`~sgreview.disclosure.DisclosurePolicy`; the default is the reviewer policy. Points
-and lines are drawn at their true values, as in published funnel and SPC charts.
+a :class:`~sgreview.disclosure.DisclosurePolicy`; the default is the reviewer policy.
+
+A plotted point is a published count, so the gate covers the marks too: an SPC point of 1 to
+the threshold is drawn as a hollow marker in a grey band labelled "1-7", never at its true
+value; a series whose total is hidden, or with more hidden points than shown ones, is not
+drawn at all ("too few to chart"); a funnel point whose events or group size is hidden is
+left off (the caption says how many). Each figure carries a record of what it was drawn from
+and the smallest count drawn at its true value (:func:`sgreview.disclosure.figure_record`),
+which the stages save as ``figures.json`` for ``sgreview audit``.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import PercentFormatter
 
-from sgreview.disclosure import REVIEWER, DisclosurePolicy
+from sgreview.disclosure import REVIEWER, DisclosurePolicy, figure_record
 from sgreview.funnel import funnel_limits
 from sgreview.spc import COLOURS, variation_icon
 
@@ -57,8 +64,15 @@ def funnel_plot(
     Groups are never ranked.
     """
     rows = rows[rows["n"] > 0]
+    hidden = policy.is_hidden(rows["events"].to_numpy()) | policy.is_hidden(rows["n"].to_numpy())
+    n_hidden = int(hidden.sum())
+    all_rows, rows = rows, rows[~hidden]
     fig = Figure(figsize=figsize, dpi=DPI)
     ax = fig.add_subplot()
+    name = str(all_rows["theme_label"].iloc[0]) if len(all_rows) and "theme_label" in all_rows else ""
+    figure_record(fig, title=title or f"funnel: {name}", kind="funnel", drawn_from="comparison/funnel.csv",
+                  plotted_counts=np.concatenate([rows["events"].to_numpy(float), rows["n"].to_numpy(float)]),
+                  masked_points=n_hidden)
     if rows.empty:
         ax.text(0.5, 0.5, "No incidents to compare", ha="center", va="center",
                 transform=ax.transAxes)
@@ -102,7 +116,7 @@ def funnel_plot(
         ax.set_xlabel(unit)
     ax.set_ylim(bottom=0)
     label = str(first.get("theme_label", first.get("theme_id", "")))
-    total = policy.format_counts([rows["events"].sum()])[0]
+    total = policy.format_counts([all_rows["events"].sum()])[0]
     ax.set_title(title or f"{label} (all groups: {total} incidents)", fontsize=11)
     note = "no over-dispersion adjustment"
     if adjustment == "additive":
@@ -111,6 +125,8 @@ def funnel_plot(
         note = f"multiplicative adjustment, phi = {phi:.2f}"
     if leave_one_out:
         note += "\nflags: each group against all others (exact test)"
+    if n_hidden:
+        note += f"\n{n_hidden} group(s) with 1 to {policy.threshold} incidents not plotted"
     ax.text(0.99, 0.98, note, transform=ax.transAxes, ha="right", va="top", fontsize=8,
             color="#425563")
     handles = [Line2D([], [], marker="o", ls="", color=FLAG_COLOURS[f], label=f.replace("_", " "))
@@ -122,12 +138,44 @@ def funnel_plot(
     return fig
 
 
+def spc_mask(chart: pd.DataFrame, policy: DisclosurePolicy) -> tuple[np.ndarray, np.ndarray, bool]:
+    """(values to plot with hidden ones as NaN, hidden mask, whether to draw the series).
+
+    Points are counts (``events`` when the chart plots a rate). A series is not drawn when
+    its total is hidden or when more of its non-zero points are hidden than shown: a chart
+    of mostly masked points says nothing and its limits would say too much.
+    """
+    counts = chart["events"] if "events" in chart else chart["value"]
+    counts = counts.to_numpy(dtype=float)
+    hidden = policy.is_hidden(counts)
+    values = np.where(hidden, np.nan, chart["value"].to_numpy(dtype=float))
+    shown_points = int(((counts > 0) & ~hidden).sum())
+    draw = not policy.is_hidden([np.nansum(counts)])[0] and shown_points >= int(hidden.sum()) \
+        and shown_points > 0
+    return values, hidden, bool(draw)
+
+
 def _draw_spc(ax, chart: pd.DataFrame, *, improvement_direction: str, policy: DisclosurePolicy,
-              compact: bool = False) -> None:
+              compact: bool = False) -> tuple[np.ndarray, np.ndarray, bool]:
+    values, hidden, draw = spc_mask(chart, policy)
+    if not draw:
+        ax.text(0.5, 0.5, f"too few incidents to chart\n(counts of 1 to {policy.threshold} are not plotted)",
+                ha="center", va="center", transform=ax.transAxes, fontsize=7 if compact else 9,
+                color="#4c6272")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        return values, hidden, draw
     x = chart["period_start"] if "period_start" in chart else chart["period"]
     with contextlib.suppress(TypeError, ValueError):  # periods read from CSV are text
         x = pd.to_datetime(x)
     x = pd.Series(np.asarray(x), index=chart.index)
+    if hidden.any():
+        band = (1, policy.threshold) if "events" not in chart else (0, float(np.nanmin(values)) / 2)
+        ax.axhspan(*band, color="#e8edee", zorder=0, lw=0)
+        ax.scatter(x[hidden], np.full(int(hidden.sum()), (band[0] + band[1]) / 2), s=14 if compact else 22,
+                   facecolors="none", edgecolors="#768692", zorder=2,
+                   label=f"1 to {policy.threshold}: not shown")
+    chart = chart.assign(value=values)
     ax.plot(x, chart["value"], color=COLOURS["common_cause"], lw=1.2, zorder=1)
     groups = chart["rebase_group"] if "rebase_group" in chart else pd.Series(0, index=chart.index)
     for _, grp in chart.groupby(groups, sort=True):
@@ -136,7 +184,8 @@ def _draw_spc(ax, chart: pd.DataFrame, *, improvement_direction: str, policy: Di
         ax.plot(gx, grp["upper"], color="#768692", lw=1.0, ls="--")
         ax.plot(gx, grp["lower"], color="#768692", lw=1.0, ls="--")
     colours = [POINT_COLOURS.get(p, COLOURS["common_cause"]) for p in chart["point_type"]]
-    ax.scatter(x, chart["value"], c=colours, s=14 if compact else 22, zorder=2)
+    ax.scatter(x[~hidden], chart["value"][~hidden], c=list(np.asarray(colours, dtype=object)[~hidden]),
+               s=14 if compact else 22, zorder=2)
     icon = variation_icon(chart, improvement_direction)
     text = icon["label"]
     if compact:
@@ -148,13 +197,14 @@ def _draw_spc(ax, chart: pd.DataFrame, *, improvement_direction: str, policy: Di
         ax.text(0.99, 0.02, "provisional limits (< 13 points)", transform=ax.transAxes,
                 ha="right", va="bottom", fontsize=7, color="#768692")
     # Counts cannot go below zero: a negative lower limit is not drawn below the axis.
-    ax.set_ylim(bottom=min(0.0, float(chart["value"].min())))
+    ax.set_ylim(bottom=min(0.0, float(np.nanmin(values)) if np.isfinite(values).any() else 0.0))
     if pd.api.types.is_datetime64_any_dtype(x):
         locator = mdates.AutoDateLocator(minticks=3, maxticks=6 if compact else 10)
         locator.intervald[mdates.MONTHLY] = [1, 2, 3, 4, 6, 12]
         ax.xaxis.set_major_locator(locator)
         ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
     ax.tick_params(labelsize=7 if compact else 8)
+    return values, hidden, draw
 
 
 def spc_chart(
@@ -164,13 +214,18 @@ def spc_chart(
     improvement_direction: str = "neutral",
     policy: DisclosurePolicy = REVIEWER,
     figsize: tuple[float, float] = (8.0, 3.6),
+    drawn_from: str = "spc series",
 ) -> Figure:
     """One Making Data Count XmR chart (from :func:`sgreview.spc.xmr` or one series of
     :func:`sgreview.spc.spc_table`), with MDC colours and the latest-point variation icon."""
     fig = Figure(figsize=figsize, dpi=DPI)
     ax = fig.add_subplot()
-    _draw_spc(ax, chart, improvement_direction=improvement_direction, policy=policy)
-    total = policy.format_counts([chart["value"].sum()])[0]
+    values, hidden, draw = _draw_spc(ax, chart, improvement_direction=improvement_direction, policy=policy)
+    figure_record(fig, title=title or "SPC chart", kind="spc", drawn_from=drawn_from,
+                  plotted_counts=_plotted_counts(chart, hidden) if draw else [],
+                  masked_points=int(hidden.sum()), series_hidden=int(not draw))
+    counts = chart["events"] if "events" in chart else chart["value"]
+    total = policy.format_counts([counts.sum()])[0]
     ax.set_title(f"{title} ({total} incidents)" if title else f"{total} incidents", fontsize=11)
     ax.set_ylabel("incidents per period")
     fig.tight_layout()
@@ -185,6 +240,7 @@ def spc_small_multiples(
     improvement_direction: str = "neutral",
     policy: DisclosurePolicy = REVIEWER,
     ncols: int = 4,
+    drawn_from: str = "comparison/spc.csv",
 ) -> Figure:
     """A grid of XmR charts from :func:`sgreview.spc.spc_table`: one theme across groups
     (``theme_id``) or one group across themes (``locality``). Each panel keeps its own
@@ -202,15 +258,28 @@ def spc_small_multiples(
     nrows = max(1, -(-len(panels) // ncols))
     fig = Figure(figsize=(3.2 * ncols, 2.3 * nrows), dpi=DPI)
     axes = fig.subplots(nrows, ncols, squeeze=False)
+    plotted, masked, not_drawn = [], 0, 0
     for ax, name in zip(axes.ravel(), panels, strict=False):
         chart = data[data[key].astype(str) == name]
-        _draw_spc(ax, chart, improvement_direction=improvement_direction, policy=policy,
-                  compact=True)
-        ax.set_title(policy.label(name, chart["value"].sum()), fontsize=9, pad=12)
+        _, hidden, draw = _draw_spc(ax, chart, improvement_direction=improvement_direction,
+                                    policy=policy, compact=True)
+        plotted.extend(_plotted_counts(chart, hidden) if draw else [])
+        masked += int(hidden.sum())
+        not_drawn += int(not draw)
+        counts = chart["events"] if "events" in chart else chart["value"]
+        ax.set_title(policy.label(name, counts.sum()), fontsize=9, pad=12)
     for ax in axes.ravel()[len(panels):]:
         ax.set_axis_off()
     fig.tight_layout()
-    return fig
+    what = f"theme {theme_id} by {key}" if theme_id is not None else f"{locality} by theme"
+    return figure_record(fig, title=f"SPC small multiples: {what}", kind="spc_small_multiples",
+                         drawn_from=drawn_from, plotted_counts=plotted, masked_points=masked,
+                         series_hidden=not_drawn)
+
+
+def _plotted_counts(chart: pd.DataFrame, hidden: np.ndarray) -> list[float]:
+    counts = (chart["events"] if "events" in chart else chart["value"]).to_numpy(dtype=float)
+    return counts[~hidden].tolist()
 
 
 def theme_heatmap(crosstab, policy: DisclosurePolicy = REVIEWER, *,
@@ -245,4 +314,9 @@ def theme_heatmap(crosstab, policy: DisclosurePolicy = REVIEWER, *,
     ax.set_ylabel("")
     ax.tick_params(labelsize=8)
     fig.tight_layout()
-    return fig
+    # Colours are residuals, not counts, and hidden cells are blank: the counts drawn are the
+    # visible (rounded) annotations.
+    return figure_record(fig, title="theme by group heatmap", kind="heatmap",
+                         drawn_from="comparison/theme_by_group.csv",
+                         plotted_counts=policy.round_counts(counts.to_numpy(dtype=float)[~hidden]),
+                         masked_points=int(hidden.sum()))

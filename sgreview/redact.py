@@ -525,3 +525,18 @@ def contains_identifiers(texts: pd.Series) -> pd.Series:
     s = _as_text(texts)
     redacted = redact_texts(s).text
     return ((redacted != s) & s.notna()).astype(bool)
+
+
+def identifier_like_terms(terms: Sequence[str]) -> list[str]:
+    """Terms (e.g. a theme model's vocabulary) that are a redaction tag or a known given or
+    family name that is not also an ordinary word: such a term came from a person."""
+    w = _words()
+    names = {x.lower() for x in w.first | w.surnames}
+    common = _common_words()
+    out = []
+    for term in terms:
+        t = str(term)
+        low = t.lower()
+        if "[" in t or "]" in t or (low in names and low not in common):
+            out.append(t)
+    return out

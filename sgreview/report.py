@@ -164,9 +164,22 @@ def export_html(
     ipynb, html = Path(ipynb), Path(html)
     nb = _reviewer_copy(nbformat.read(ipynb, as_version=4), ipynb, log)
     folder = Path(resources_dir) if resources_dir is not None else ipynb.parent
-    resources = {"metadata": {"name": title or ipynb.stem, "path": str(folder)}}
+    resources = {"metadata": {"name": title or ipynb.stem, "path": str(folder)},
+                 "sgreview_banner": report_banner(nb)}
     body, _ = _exporter().from_notebook_node(nb, resources=resources)
     return write_text(body, html)
+
+
+def report_banner(nb) -> str | None:
+    """The NOT FOR CIRCULATION banner when the notebook ran with a weakened disclosure policy.
+
+    Read from the parameters papermill recorded, so a report cannot show small numbers
+    without saying so on every page.
+    """
+    from sgreview.disclosure import banner_for
+
+    params = dict(nb.get("metadata", {}).get("papermill", {}).get("parameters", {}) or {})
+    return banner_for(params)
 
 
 def _rel(path: Path | None, base: Path) -> str | None:
@@ -248,6 +261,7 @@ def _rows_line(reconciliation: Mapping[str, Any] | None) -> dict[str, Any] | Non
 def write_index(
     run_dir: Path, results: Sequence[ReportRecord], *, title: str,
     reconciliation: Mapping[str, Any] | None = None,
+    audit: Mapping[str, Any] | None = None, banner: str | None = None,
 ) -> Path:
     """Write ``run_dir/index.html``: every report under its stage, with plain titles.
 
@@ -256,7 +270,9 @@ def write_index(
     every briefing (web page, Markdown, Word) is linked, failed reports say what failed and
     where an analyst should look, and rejected rows are shown beside the report count, so
     nothing is silently missing. Reports a review did not plan (``sgreview run``/``batch``)
-    are listed under "Reports".
+    are listed under "Reports". ``audit`` (the disclosure audit's summary) is shown at the
+    top: clean, or how many findings (details in ``audit.json`` for analysts); ``banner``
+    marks a run whose reports show small numbers.
     """
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
@@ -289,5 +305,7 @@ def write_index(
         n_failed=sum(r["status"] != "ok" for r in rows),
         failed=[r["title"] for r in rows if r["status"] != "ok"],
         data=_rows_line(reconciliation),
+        audit=audit,
+        banner=banner,
     )
     return write_text(page, run_dir / "index.html")

@@ -48,6 +48,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal
 
+from sgreview.audience import file_audiences
+from sgreview.disclosure import disclosure_summary
 from sgreview.errors import InputError, ParameterError
 from sgreview.io import sha256_file, write_json, write_text
 
@@ -670,8 +672,13 @@ def write_manifest(
     ended: str | dt.datetime | None = None,
     command: Sequence[str] | None = None,
     title: str | None = None,
+    audit: Mapping | None = None,
 ) -> Path:
     """Write ``run_dir/manifest.json`` (atomically): what ran, on what, with what, and how it went.
+
+    ``files`` gives every file's audience (reviewer or analyst, :mod:`sgreview.audience`);
+    ``disclosure`` the policy the reports used and whether it was weakened (then every
+    report carries the NOT FOR CIRCULATION banner); ``audit`` the disclosure audit's result.
 
     ``inputs`` are hashed and their rows counted; ``reconciliation`` defaults to the data
     quality stage's ``data_quality/reconciliation.json`` when that exists. Paths inside the
@@ -702,6 +709,9 @@ def write_manifest(
         "jobs": [_result_record(r, run_dir) for r in results],
         "counts": {"jobs": len(results), "ok": sum(r.ok for r in results),
                    "failed": sum(not r.ok for r in results)},
+        "disclosure": disclosure_summary(parameters),
+        "audit": dict(audit) if audit is not None else None,
+        "files": file_audiences(run_dir),
     }  # fmt: skip
     return write_json(manifest, run_dir / "manifest.json")
 

@@ -292,3 +292,37 @@ def test_every_parameter_file_fits_the_notebooks_that_declare_its_keys() -> None
         assert fits, f"{f.name}: no notebook declares all of {sorted(own)}"
         for nb in fits:
             validate_for_notebook(nb, raw, check_files=False)
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"suppression_threshold": -1, "disclosure": "analyst_only"}, "must not be negative"),
+        ({"suppression_threshold": 7.5}, "suppression_threshold"),
+        ({"rounding_base": 2.5}, "rounding_base"),
+        ({"rounding_base": 0, "disclosure": "analyst_only"}, "rounding_base': must be at least 1"),
+        ({"suppression_threshold": 0}, "disclosure: analyst_only"),
+        ({"suppression_threshold": 7, "rounding_base": 1}, "disclosure: analyst_only"),
+    ],
+)
+def test_disclosure_settings_are_whole_numbers_and_never_weakened_silently(params, message) -> None:
+    with pytest.raises(ParameterError, match=message):
+        _validate_vocab(params)
+
+
+def _validate_vocab(params: dict) -> None:
+    from pydantic import ValidationError
+
+    from sgreview.params import _raise_validation
+
+    try:
+        NotebookParameters.model_validate(params)
+    except ValidationError as err:
+        _raise_validation(err, params, {})
+
+
+def test_weakened_disclosure_is_accepted_when_named_analyst_only() -> None:
+    ok = NotebookParameters.model_validate(
+        {"suppression_threshold": 0, "rounding_base": 1, "disclosure": "analyst_only"})
+    assert ok.disclosure == "analyst_only"
+    assert NotebookParameters().disclosure == "reviewer"

@@ -127,7 +127,8 @@ def test_profile_table_suppresses_small_counts_and_their_shares():
     assert shown.loc["Absconding", "incidents"] == "*"
     assert shown.loc["Absconding", "share here"] == "*"
     assert shown.loc["Absconding", "ratio"] == "*"
-    assert shown.loc["Self-harm", "share here"] == "88.5%"
+    # The share follows the rounded counts shown (25 of 25), so it cannot give back 23 of 26.
+    assert shown.loc["Self-harm", "share here"] == "100.0%"
 
 
 def test_evidence_table_shows_no_examples_for_small_themes_and_redacts_again():

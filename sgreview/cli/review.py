@@ -94,4 +94,8 @@ def _report(outcome) -> int:
     if outcome.rows_rejected:
         print(f"sgreview: {outcome.rows_rejected:,} row(s) rejected at validation: see "
               f"{outcome.run_dir / 'data_quality' / 'rejects.csv'}", file=sys.stderr)
+    for finding in outcome.audit_findings:
+        print(f"sgreview: audit: {finding}", file=sys.stderr)
+    print("disclosure audit: " + ("clean" if not outcome.audit_findings
+                                  else f"{len(outcome.audit_findings)} finding(s); see audit.json"))
     return outcome.exit_code

@@ -87,13 +87,19 @@ def write_learning(
     *,
     charts: pd.DataFrame | None = None,
     docx: bool = True,
+    policy: Any = None,
 ) -> dict[str, Path]:
-    """Write ``learning/<case-set>/``: briefing.md/.html/.docx, actions.csv, tables/*.csv.
+    """Write ``learning/<case-set>/``: briefing.md/.html/.docx, actions.csv, tables/*.csv
+    (exact, for analysts) and ``reviewer/*.csv`` (the gated versions the briefing cites).
 
     The folder is built under a temporary name beside ``out_dir`` and renamed into place,
     so a reader sees the old complete folder or the new complete one, never a mixture.
     ``summary.json`` records the counts, notices and whether everything was suppressed.
     """
+    from sgreview.audience import REVIEWER_DIR
+    from sgreview.disclosure import REVIEWER, reviewer_table
+
+    policy = policy if policy is not None else REVIEWER
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
@@ -102,11 +108,16 @@ def write_learning(
         write_text(briefing.to_html(), tmp / "briefing.html")
         if docx:
             write_bytes(briefing.to_docx(), tmp / "briefing.docx")
-        write_csv(_actions_table(effects, briefing), tmp / "actions.csv")
+        actions_table = _actions_table(effects, briefing)
+        write_csv(actions_table, tmp / "actions.csv")
+        # Analysts get the exact tables; the briefing cites the reviewer versions (gated).
+        write_csv(reviewer_table(actions_table, policy), tmp / REVIEWER_DIR / "actions.csv")
         for stem, table in briefing.tables.items():
             write_csv(table, tmp / "tables" / f"{stem}.csv")
+            write_csv(reviewer_table(table, policy), tmp / REVIEWER_DIR / f"{stem}.csv")
         if charts is not None:
             write_csv(charts, tmp / "tables" / "effect_chart.csv")
+            write_csv(reviewer_table(charts, policy), tmp / REVIEWER_DIR / "effect_chart.csv")
         write_json({
             "case_set": briefing.name,
             "fully_suppressed": briefing.fully_suppressed,
@@ -190,7 +201,8 @@ def learning_summary(
         name, case, data, themes, evidence, effects, policy=policy,
         practice_themes=practice_themes, title=title or case_set.get("title"),
     )
-    paths = write_learning(briefing, effects, out_dir, charts=charts, docx=docx) if out_dir else {}
+    paths = (write_learning(briefing, effects, out_dir, charts=charts, docx=docx, policy=policy)
+             if out_dir else {})
     return LearningResult(briefing, effects, paths)
 
 

@@ -3,7 +3,7 @@
 Safeguarding Adults Boards spread learning as a "7-minute briefing": seven short numbered
 sections read aloud in a team meeting (DOMAIN.md). Here every sentence is either template
 text filled with a number computed from a table that is written beside the briefing
-(``tables/*.csv``, named under each section), or a quoted, redacted excerpt with its incident
+(``reviewer/*.csv``, the gated versions of the exact ``tables/*.csv``, named under each section), or a quoted, redacted excerpt with its incident
 reference. Every count passes through the disclosure policy; excerpts are only shown for
 themes above the threshold, and are re-checked for identifiers before they are quoted.
 """
@@ -226,16 +226,31 @@ def _visible(policy: Any, n: int) -> bool:
     return bool(policy.can_show_examples(int(n)))
 
 
-def _pct(part: float, whole: float, show: bool) -> str:
+def _pct(part: float, whole: float, show: bool, policy: Any = None, *, exact_whole: bool = False) -> str:
+    """A share as text; under ``policy`` computed from the rounded counts shown beside it
+    (a share of an exact total would give the count back: "10 | 50%" of 24 reveals 12)."""
     if not show:
         return "*"
-    return "-" if not whole else f"{100 * part / whole:.0f}%"
+    if not whole:
+        return "-"
+    if policy is not None:
+        return policy.percent([part], [whole], exact_denominator=exact_whole)[0]
+    return f"{100 * part / whole:.0f}%"
+
+
+def _shown_ratio(policy: Any, case: float, n_case: float, org: float, n_org: float) -> float:
+    """The case-set share over the organisation share, from the rounded counts shown."""
+    r = policy.round_counts([case, n_case, org])
+    if not (r[1] and r[2] and n_org):
+        return float("nan")
+    return float((r[0] / r[1]) / (r[2] / n_org))
 
 
 def _policy_text(policy: Any) -> str:
     t, b = getattr(policy, "threshold", 7), getattr(policy, "base", 5)
     return (f"Counts from 1 to {t} are shown as *, and other counts are rounded to the nearest "
-            f"{b}; percentages and rates are computed from the unrounded numbers.")
+            f"{b}; percentages are computed from the rounded counts shown, and whole-organisation "
+            "totals are exact.")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -460,7 +475,7 @@ def _background(ctx: _Context) -> Section:
     loc_counts = (case.groupby("locality").size().rename("incidents").reset_index()
                   if "locality" in case else pd.DataFrame(columns=["locality", "incidents"]))
     ctx.tables["case_set_localities"] = loc_counts
-    s = Section(1, TITLES[1], sources=["tables/case_set_summary.csv", "tables/case_set_localities.csv"])
+    s = Section(1, TITLES[1], sources=["reviewer/case_set_summary.csv", "reviewer/case_set_localities.csv"])
     where = f"{len(localities)} {'locality' if len(localities) == 1 else 'localities'}"
     if ctx.full_hide:
         s.paragraphs.append(
@@ -472,14 +487,14 @@ def _background(ctx: _Context) -> Section:
             "below still apply.")
         return s
     s.paragraphs.append(
-        f"This briefing covers {_shown(ctx.policy, [ctx.n_case])[0]} incidents recorded between "
+        f"This briefing covers {ctx.policy.about(ctx.n_case)} incidents recorded between "
         f"{_month(start)} and {_month(end)} in {where}: {', '.join(localities)}.")
     s.paragraphs.append("No names, ages or family details are included; excerpts are redacted.")
     loc_text, _ = _partition(ctx.policy, loc_counts["incidents"])
     s.tables.append(BriefTable(
         "Incidents by locality", ["Locality", "Incidents"],
         [[loc, c] for loc, c in zip(loc_counts["locality"], loc_text, strict=True)],
-        "tables/case_set_localities.csv"))
+        "reviewer/case_set_localities.csv"))
     return s
 
 
@@ -505,13 +520,13 @@ def _theme_comparison(ctx: _Context) -> pd.DataFrame:
 
 def _why_it_matters(ctx: _Context, comp: pd.DataFrame) -> Section:
     """2. The case set's themes against their prevalence and trend across the organisation."""
-    s = Section(2, TITLES[2], sources=["tables/case_set_summary.csv", "tables/theme_comparison.csv"])
+    s = Section(2, TITLES[2], sources=["reviewer/case_set_summary.csv", "reviewer/theme_comparison.csv"])
     if ctx.full_hide:
         s.paragraphs.append(_HIDDEN_NOTE)
         return s
     n_case, n_org = ctx.n_case, ctx.n_org
     s.paragraphs.append(
-        f"Across the organisation, {_shown(ctx.policy, [n_org])[0]} incidents were themed in the "
+        f"Across the organisation, {ctx.policy.org_count(n_org)} incidents were themed in the "
         f"same data. For each of the case set's main themes, the table compares its share of the "
         f"case set with its share of all incidents, and states what the organisation-wide monthly "
         f"SPC chart shows.")
@@ -519,31 +534,32 @@ def _why_it_matters(ctx: _Context, comp: pd.DataFrame) -> Section:
     for r in top.itertuples():
         if not r.shown or r.theme_id == UNTHEMED:
             continue
-        ratio = ("" if np.isnan(r.share_ratio)
-                 else f", {r.share_ratio:.1f} times its organisation-wide share")
-        s.bullets.append(f"{r.theme_label}: {_pct(r.case_incidents, n_case, True)} of the case set "
-                         f"against {_pct(r.org_incidents, n_org, True)} of all incidents{ratio}; "
+        shown_ratio = _shown_ratio(ctx.policy, r.case_incidents, n_case, r.org_incidents, n_org)
+        ratio = ("" if not np.isfinite(shown_ratio)
+                 else f", {shown_ratio:.1f} times its organisation-wide share")
+        s.bullets.append(f"{r.theme_label}: {_pct(r.case_incidents, n_case, True, ctx.policy)} of the case set "
+                         f"against {_pct(r.org_incidents, n_org, True, ctx.policy, exact_whole=True)} of all incidents{ratio}; "
                          f"{r.org_trend}.")
     s.tables.append(BriefTable(
         "Case set themes against the whole organisation",
         ["Theme", "Case set incidents", "Share of case set", "Organisation incidents",
          "Share of organisation", "Organisation trend"],
-        [[r.theme_label, r.case_incidents_shown, _pct(r.case_incidents, n_case, r.shown), o,
-          _pct(r.org_incidents, n_org, True), r.org_trend]
+        [[r.theme_label, r.case_incidents_shown, _pct(r.case_incidents, n_case, r.shown, ctx.policy), o,
+          _pct(r.org_incidents, n_org, True, ctx.policy, exact_whole=True), r.org_trend]
          for r, o in zip(top.itertuples(), _shown(ctx.policy, top["org_incidents"]), strict=True)],
-        "tables/theme_comparison.csv"))
+        "reviewer/theme_comparison.csv"))
     return s
 
 
 def _what_happened(ctx: _Context, comp: pd.DataFrame) -> Section:
     """3. The case set by theme and by recorded harm."""
-    s = Section(3, TITLES[3], sources=["tables/theme_comparison.csv"])
+    s = Section(3, TITLES[3], sources=["reviewer/theme_comparison.csv"])
     if "harm" in ctx.case.columns:
         harm = ctx.case["harm"].astype("string").fillna("not recorded").value_counts()
         order = [h for h in (*HARM_LEVELS, "not recorded") if h in harm.index]
         harm = harm.reindex(order + [h for h in harm.index if h not in order])
         ctx.tables["case_set_harm"] = harm.rename("incidents").rename_axis("harm").reset_index()
-        s.sources.append("tables/case_set_harm.csv")
+        s.sources.append("reviewer/case_set_harm.csv")
     if ctx.full_hide:
         s.paragraphs.append(_HIDDEN_NOTE)
         return s
@@ -552,21 +568,21 @@ def _what_happened(ctx: _Context, comp: pd.DataFrame) -> Section:
         f"themes with enough incidents to be described here: {int(comp['examples_allowed'].sum())}.")
     s.tables.append(BriefTable(
         "Incidents by theme", ["Theme", "Incidents", "Share of case set"],
-        [[r.theme_label, r.case_incidents_shown, _pct(r.case_incidents, ctx.n_case, r.shown)]
+        [[r.theme_label, r.case_incidents_shown, _pct(r.case_incidents, ctx.n_case, r.shown, ctx.policy)]
          for r in comp.itertuples()],
-        "tables/theme_comparison.csv"))
+        "reviewer/theme_comparison.csv"))
     if "case_set_harm" in ctx.tables:
         h = ctx.tables["case_set_harm"]
         s.tables.append(BriefTable(
             "Incidents by recorded harm", ["Harm", "Incidents"],
             [[k, c] for k, c in zip(h["harm"], _partition(ctx.policy, h["incidents"])[0], strict=True)],
-            "tables/case_set_harm.csv"))
+            "reviewer/case_set_harm.csv"))
     return s
 
 
 def _key_findings(ctx: _Context, comp: pd.DataFrame, evidence: pd.DataFrame | None) -> Section:
     """4. Redacted excerpts, only for themes above the threshold, with their incident ids."""
-    s = Section(4, TITLES[4], sources=["tables/evidence_index.csv"])
+    s = Section(4, TITLES[4], sources=["reviewer/evidence_index.csv"])
     ex = pd.DataFrame(columns=["theme_id", "incident_id", "text"])
     if ctx.full_hide:
         s.paragraphs.append(_HIDDEN_NOTE)
@@ -598,7 +614,7 @@ def _learning(ctx: _Context, practice_themes: Sequence[Mapping[str, Any]]) -> tu
     """
     from sgreview.practice import reportable_themes
 
-    s = Section(5, TITLES[5], sources=["tables/practice_themes.csv"])
+    s = Section(5, TITLES[5], sources=["reviewer/practice_themes.csv"])
     trusted = reportable_themes()
     practice_themes = [t for t in practice_themes if str(t["key"]) in trusted]
     names = {str(t["key"]): str(t.get("name", t["key"])) for t in practice_themes}
@@ -628,14 +644,14 @@ def _learning(ctx: _Context, practice_themes: Sequence[Mapping[str, Any]]) -> tu
         s.tables.append(BriefTable(
             "Practice themes", ["Practice theme", "Incidents mentioning it", "SEIPS factors"],
             [[r.name, c, r.seips_factors] for r, c in zip(pt.itertuples(), counts, strict=True)],
-            "tables/practice_themes.csv"))
+            "reviewer/practice_themes.csv"))
     return s, list(zip(pt["practice_theme"], pt["name"], strict=True))
 
 
 def _actions(ctx: _Context, effects: pd.DataFrame | None, comp: pd.DataFrame) -> tuple[Section, Section]:
     """6 (what has changed: completed actions and their effect) and 7 (open actions)."""
-    s6 = Section(6, TITLES[6], sources=["actions.csv", "tables/effect_chart.csv"])
-    s7 = Section(7, TITLES[7], sources=["actions.csv", "tables/practice_themes.csv"])
+    s6 = Section(6, TITLES[6], sources=["reviewer/actions.csv", "reviewer/effect_chart.csv"])
+    s7 = Section(7, TITLES[7], sources=["reviewer/actions.csv", "reviewer/practice_themes.csv"])
     eff = _case_actions(effects, comp)
     if eff is None:
         s6.paragraphs.append("No actions register was given for this review.")

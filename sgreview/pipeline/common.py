@@ -186,6 +186,15 @@ def staged_files(folder: Path) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def write_figure_records(folder: Path, figures) -> Path:
+    """Save what each reviewer figure of a report was drawn from as ``<folder>/figures.json``
+    (analyst audience), so ``sgreview audit`` can check no chart plots a small count."""
+    from sgreview.disclosure import figure_records
+    from sgreview.io import write_json
+
+    return write_json(figure_records(list(figures)), Path(folder) / "figures.json")
+
+
 def model_path(output_dir: str | Path, model_dir: str | Path | None = None) -> Path:
     """Where the shared theme model is: ``model_dir`` if given, else ``<run>/themes/model``."""
     if model_dir not in (None, ""):

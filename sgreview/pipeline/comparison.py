@@ -22,6 +22,7 @@ from sgreview.pipeline.common import (
     read_assignments,
     resolve_optional,
     stage_dir,
+    write_figure_records,
 )
 from sgreview.pipeline.discovery import ensure_model
 from sgreview.schema import UNTHEMED_ID
@@ -65,12 +66,13 @@ def locality_comparison(
     funnel_target: str = "leave_one_out",
     suppression_threshold: int = 7,
     rounding_base: int = 5,
+    disclosure: str = "reviewer",
 ) -> Comparison:
     """Compare every group on the shared themes and write ``comparison/`` (DESIGN.md)."""
     from sgreview import plots
     from sgreview.compare import compare, write_comparison
 
-    policy = views.policy(suppression_threshold, rounding_base)
+    policy = views.policy(suppression_threshold, rounding_base, disclosure)
     ensure_model(data_path, output_dir, model_dir=model_dir, columns=columns, seed=seed)
     assignments = in_window(read_assignments(output_dir), period_start, period_end)
     if assignments.empty:
@@ -96,7 +98,7 @@ def locality_comparison(
              .sort_values(["rank", "theme_id"]).drop_duplicates("theme_id")["theme_id"].head(MAX_FUNNELS))
     funnels = [plots.funnel_plot(funnel.loc[funnel["theme_id"] == t], policy=policy) for t in order]
     overall = result.spc.loc[result.spc["locality"] == "All"]
-    return Comparison(
+    result = Comparison(
         summary=_summary(result, flagged, group_by),
         chi_square=views.chi_square_table(result.crosstab),
         flags=views.flags_table(flagged, policy, kind=_first(funnel, "kind", "proportion"),
@@ -109,6 +111,8 @@ def locality_comparison(
         ),
         paths={p.stem: p for p in written},
     )
+    write_figure_records(out, [result.figure_heatmap, *result.figure_funnels, result.figure_trends])
+    return result
 
 
 def _first(frame: pd.DataFrame, column: str, default):

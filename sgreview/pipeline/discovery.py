@@ -24,6 +24,7 @@ from sgreview.pipeline.common import (
     resolve_optional,
     stage_dir,
     staged_files,
+    write_figure_records,
 )
 from sgreview.schema import UNTHEMED_ID
 
@@ -64,6 +65,7 @@ def theme_discovery(
     model_dir: str | Path | None = None,
     suppression_threshold: int = 7,
     rounding_base: int = 5,
+    disclosure: str = "reviewer",
 ) -> Discovery:
     """Fit themes on the redacted export and write ``themes/`` (model, codebook, tables).
 
@@ -82,7 +84,7 @@ def theme_discovery(
         themes_table,
     )
 
-    policy = views.policy(suppression_threshold, rounding_base)
+    policy = views.policy(suppression_threshold, rounding_base, disclosure)
     loaded = load_redacted(data_path, columns)
     incidents = loaded.incidents
     codebook = resolve_optional(codebook_path)
@@ -109,7 +111,7 @@ def theme_discovery(
         paths = {p.stem: out / p.name for p in tmp.iterdir()} | {"model": target}
 
     unthemed = float((assignments["theme_id"] == UNTHEMED_ID).mean()) if len(assignments) else 0.0
-    return Discovery(
+    result = Discovery(
         summary=_summary(table, unthemed, len(incidents), how),
         themes=views.themes_overview(table, len(incidents), policy),
         evidence=views.evidence_table(evidence, table, policy),
@@ -118,6 +120,8 @@ def theme_discovery(
         model_dir=target,
         paths=paths,
     )
+    write_figure_records(out, [result.figure])
+    return result
 
 
 def ensure_model(

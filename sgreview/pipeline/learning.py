@@ -25,6 +25,7 @@ from sgreview.pipeline.common import (
     read_themes_table,
     resolve_optional,
     stage_dir,
+    write_figure_records,
 )
 from sgreview.pipeline.discovery import ensure_model
 
@@ -87,6 +88,7 @@ def learning_summary(
     seed: int = 42,
     suppression_threshold: int = 7,
     rounding_base: int = 5,
+    disclosure: str = "reviewer",
 ) -> LearningSummary:
     """Build and write the 7-minute briefing for one case set under ``learning/<case-set>/``."""
     from sgreview import learning
@@ -94,7 +96,7 @@ def learning_summary(
 
     spec = case_set_spec(case_ref, case_incident_ids, case_filter)
     name = case_set or case_ref or "case-set"
-    policy = views.policy(suppression_threshold, rounding_base)
+    policy = views.policy(suppression_threshold, rounding_base, disclosure)
     ensure_model(data_path, output_dir, model_dir=model_dir, columns=columns, seed=seed)
     assignments = read_assignments(output_dir)
     themes = read_themes_table(output_dir)
@@ -120,7 +122,7 @@ def learning_summary(
     if effects is not None and "description" not in effects and actions_path:
         register = learning.load_actions(resolve_optional(actions_path), themes=themes)
         effects = effects.merge(register[["action_id", "description"]], on="action_id", how="left")
-    return LearningSummary(
+    shown = LearningSummary(
         name=name,
         summary=_summary(name, result, policy, direction),
         briefing=re.sub(r"^(#+) ", r"#\1 ", result.briefing.to_markdown(), flags=re.MULTILINE),
@@ -129,6 +131,8 @@ def learning_summary(
         folder=folder,
         paths=result.paths,
     )
+    write_figure_records(folder, shown.figures)
+    return shown
 
 
 def _effect_figures(chart_path: Path | None, effects: pd.DataFrame | None, policy, direction: str) -> list[Figure]:
@@ -151,7 +155,7 @@ def _summary(name: str, result, policy, direction: str) -> str:
     briefing = result.briefing
     counts = briefing.tables["case_set_summary"].set_index("measure")["value"]
     n = int(counts.get("incidents", 0))
-    lines = [f"**{name} at a glance.** The case set holds {views.one_count(n, policy)} incidents."]
+    lines = [f"**{name} at a glance.** The case set holds {policy.about(n)} incidents."]
     if briefing.fully_suppressed:
         lines.append(
             "It is so small that every count is below the disclosure threshold, so the briefing "

@@ -30,6 +30,7 @@ from sgreview.pipeline.common import (
     slug,
     stage_dir,
     staged_files,
+    write_figure_records,
 )
 from sgreview.pipeline.discovery import ensure_model
 from sgreview.schema import UNTHEMED_ID
@@ -142,6 +143,7 @@ def locality_review(
     funnel_target: str = "leave_one_out",
     suppression_threshold: int = 7,
     rounding_base: int = 5,
+    disclosure: str = "reviewer",
 ) -> LocalityReview:
     """Build one locality's report from the run's saved assignments and model.
 
@@ -159,7 +161,7 @@ def locality_review(
             "the locality review needs a locality: add -p locality NAME or "
             "-f parameters/localities/<locality>.yaml", column="locality"
         )
-    policy = views.policy(suppression_threshold, rounding_base)
+    policy = views.policy(suppression_threshold, rounding_base, disclosure)
     ensure_model(data_path, output_dir, model_dir=model_dir, columns=columns, seed=seed)
     model = load_model(model_path(output_dir, model_dir))
     assignments = read_assignments(output_dir)
@@ -201,7 +203,7 @@ def locality_review(
 
     sizes = profile.rename(columns={"events": "size"})[["theme_id", "theme_label", "size"]]
     top = profile.loc[profile["theme_id"] != UNTHEMED_ID, "theme_id"].head(TREND_THEMES).tolist()
-    return LocalityReview(
+    result = LocalityReview(
         locality=locality,
         title=f"## {locality}" + (f", {span}" if span else ""),
         summary=_summary(locality, local, profile, signals, actions, practice, policy,
@@ -218,6 +220,8 @@ def locality_review(
         actions=views.actions_table(actions, policy, message=actions_note),
         paths=paths,
     )
+    write_figure_records(out, [result.figure_profile, result.figure_trends])
+    return result
 
 
 def _span(period_start: str | None, period_end: str | None) -> str:

@@ -15,7 +15,13 @@ from matplotlib.figure import Figure
 
 from sgreview import views
 from sgreview.io import write_csv, write_json
-from sgreview.pipeline.common import QUALITY_DIR, load_redacted, stage_dir, staged_files
+from sgreview.pipeline.common import (
+    QUALITY_DIR,
+    load_redacted,
+    stage_dir,
+    staged_files,
+    write_figure_records,
+)
 
 #: Fields whose completeness matters for a review (DESIGN.md's optional columns).
 QUALITY_FIELDS = (
@@ -70,6 +76,7 @@ def data_quality(
     columns: dict[str, str] | None = None,
     suppression_threshold: int = 7,
     rounding_base: int = 5,
+    disclosure: str = "reviewer",
 ) -> DataQuality:
     """Load, validate and redact the export; write ``data_quality/`` and return the report parts.
 
@@ -77,7 +84,7 @@ def data_quality(
     row's text can still hold identifiers), ``completeness.csv`` and ``redaction.json``
     (counts by identifier type, never values).
     """
-    policy = views.policy(suppression_threshold, rounding_base)
+    policy = views.policy(suppression_threshold, rounding_base, disclosure)
     loaded = load_redacted(data_path, columns)
     rec = loaded.reconciliation
     out = stage_dir(output_dir, QUALITY_DIR)
@@ -93,7 +100,7 @@ def data_quality(
         write_csv(completeness.reset_index(), tmp / "completeness.csv")
         write_json(loaded.redaction_counts, tmp / "redaction.json")
         paths = {p.stem: out / p.name for p in tmp.iterdir()}
-    return DataQuality(
+    result = DataQuality(
         summary=_summary(rec, completeness, loaded.redaction_counts, Path(data_path).name),
         reconciliation=views.reconciliation_table(rec),
         rejects_by_reason=views.rejects_table(rec),
@@ -103,6 +110,8 @@ def data_quality(
         reconciliation_raw=rec,
         paths=paths,
     )
+    write_figure_records(out, [result.figure])
+    return result
 
 
 def _summary(rec: dict, completeness: pd.DataFrame, redaction: dict[str, int], source: str) -> str:

@@ -68,11 +68,14 @@ class ReviewOutcome:
     failures: list[Any] = field(default_factory=list)
     #: Rows of the export that validation rejected (``data_quality/rejects.csv``).
     rows_rejected: int = 0
+    #: ``sgreview audit`` findings ("file: rule: detail"); any makes the run exit 1.
+    audit_findings: list[str] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
-        """1 when a report failed *or* rows were rejected (as ``sgreview validate`` does)."""
-        return 1 if self.failures or self.rows_rejected else 0
+        """1 when a report failed, rows were rejected (as ``sgreview validate`` does) or the
+        disclosure audit found something."""
+        return 1 if self.failures or self.rows_rejected or self.audit_findings else 0
 
 
 @dataclass(frozen=True)
@@ -507,22 +510,36 @@ def _ensure_demo_input(config_path: Path, overrides: Mapping[str, Any]) -> None:
 
 def _finish(run_dir: Path, results: list[Any], params: Mapping[str, Any], seed: int | None,
             started: dt.datetime, review_name: str, command: Sequence[str] | None = None) -> ReviewOutcome:
+    from sgreview.audit import audit_run, write_audit
+    from sgreview.disclosure import banner_for
     from sgreview.report import write_index
     from sgreview.runs import write_manifest
 
     inputs = [Path(params[k]) for k in INPUT_KEYS if params.get(k)]
     ended = dt.datetime.now(dt.UTC)
     reconciliation = _reconciliation(run_dir)
-    manifest = write_manifest(
-        run_dir, inputs=inputs, parameters=params, results=results, seed=seed,
-        reconciliation=reconciliation, started=started, ended=ended, command=command,
-    )
+
+    def manifest_now(audit: Mapping[str, Any] | None) -> Path:
+        return write_manifest(
+            run_dir, inputs=inputs, parameters=params, results=results, seed=seed,
+            reconciliation=reconciliation, started=started, ended=ended,
+            command=command, audit=audit,
+        )
+
+    # The audit reads the manifest (run folder, policy), then the index shows its result and
+    # the manifest is rewritten to list every file, the index and audit.json included.
+    manifest_now(None)
+    audit = audit_run(run_dir)
+    write_audit(audit)
     index = write_index(run_dir, results, title=f"Review: {review_name}",
-                        reconciliation=reconciliation)
+                        reconciliation=reconciliation, audit=audit.summary(),
+                        banner=banner_for(params))
+    manifest = manifest_now(audit.summary())
     return ReviewOutcome(
         run_dir=run_dir, results=results, seconds=(ended - started).total_seconds(),
         manifest=manifest, index=index, failures=[r for r in results if r.status != "ok"],
         rows_rejected=int((reconciliation or {}).get("rows_rejected") or 0),
+        audit_findings=[str(f) for f in audit.findings],
     )
 
 
