@@ -199,6 +199,8 @@ def themes_overview(table: pd.DataFrame, n: int, pol: DisclosurePolicy) -> pd.Da
     shown["share"] = [s if s == pol.symbol or s == "" else f"{s}%" for s in shown["share"]]
     if "status" in order:
         shown["status"] = order["status"].fillna("").astype(str).to_numpy()
+    if "note" in order and order["note"].fillna("").astype(bool).any():
+        shown["note"] = order["note"].fillna("").astype(str).to_numpy()
     if "top_terms" in order:
         shown["top terms"] = order["top_terms"].fillna("").astype(str).str.replace(r"\s*;\s*", ", ", regex=True).to_numpy()
     return shown
@@ -306,11 +308,20 @@ def profile_table(profile: pd.DataFrame, pol: DisclosurePolicy, *, others: str, 
             "share here": _percent(profile["events"], profile["n"], pol),
             f"share in {others.lower()} combined": _percent(profile["others_events"], profile["others_n"], pol),
             "ratio": np.where(hidden, pol.symbol, ratio),
-            f"funnel flag ({flag_basis})": profile["flag"].map(flag_text).to_numpy() if "flag" in profile else "",
+            f"funnel flag ({flag_basis})": _with_note(profile) if "flag" in profile else "",
         },
         index=pd.Index(profile["theme_label"].astype(str).to_numpy(), name="theme"),
     )
     return table
+
+
+def _with_note(profile: pd.DataFrame) -> np.ndarray:
+    """Flag text, followed by the "possibly local wording" note where the theme has one."""
+    flags = profile["flag"].map(flag_text).fillna("").astype(str)
+    if "note" not in profile:
+        return flags.to_numpy()
+    note = profile["note"].fillna("").astype(str)
+    return np.where(note != "", flags + "; " + note, flags)
 
 
 def signals_table(signals: pd.DataFrame, pol: DisclosurePolicy, *, with_group: bool = False) -> pd.DataFrame:
@@ -474,6 +485,8 @@ def flags_table(flagged: pd.DataFrame, pol: DisclosurePolicy, *, kind: str = "pr
     if "q_value" in flagged:
         table["false discovery rate (q)"] = flagged["q_value"].map(
             lambda v: "" if pd.isna(v) else ("< 0.001" if v < 0.001 else f"{v:.3f}")).to_numpy()
+    if "note" in flagged and flagged["note"].astype(bool).any():
+        table["note"] = flagged["note"].fillna("").astype(str).to_numpy()
     if "target_method" in flagged and (flagged["target_method"] == "leave_one_out").all():
         table = table.rename(columns={f"organisation ({unit})": f"all other groups ({unit})"})
     return table.set_index("theme")

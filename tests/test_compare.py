@@ -215,3 +215,45 @@ def test_null_synthetic_data_flags_about_what_the_limits_imply():
     alerts = (flags != "within").mean()
     assert alarms < 0.02
     assert alerts < 0.10
+
+
+def test_a_theme_mostly_from_one_group_is_marked_as_possibly_local_wording():
+    from sgreview.concentration import LOCAL_NOTE, local_concentration, local_pairs
+
+    rows = ([("T01", "Avon")] * 40 + [("T01", "Kent")] * 5
+            + [("T02", "Avon")] * 10 + [("T02", "Kent")] * 30 + [("T02", "Essex")] * 30
+            + [("T00", "Essex")] * 20 + [("T03", "Kent")] * 5)  # fmt: skip
+    a = pd.DataFrame(rows, columns=["theme_id", "locality"])
+    table = local_concentration(a).set_index("theme_id")
+    assert bool(table.loc["T01", "local"]) and table.loc["T01", "group"] == "Avon"
+    assert round(table.loc["T01", "theme_share"], 3) == round(40 / 45, 3)
+    assert not table.loc["T02", "local"]            # spread over groups
+    assert not table.loc["T00", "local"]            # unthemed is never marked
+    assert not table.loc["T03", "local"]            # too small to judge
+    assert local_pairs(a) == {("T01", "Avon")}
+    assert LOCAL_NOTE == "possibly local wording or local practice"
+
+
+def test_a_group_that_is_most_of_the_data_does_not_make_its_themes_local():
+    from sgreview.concentration import local_concentration
+
+    a = pd.DataFrame([("T01", "Big")] * 70 + [("T01", "Small")] * 30
+                     + [("T02", "Big")] * 80 + [("T02", "Small")] * 20, columns=["theme_id", "locality"])
+    assert not local_concentration(a)["local"].any()  # 70% from a group holding 75% of all
+
+
+def test_a_flag_on_a_locally_concentrated_theme_carries_the_local_note():
+    from sgreview import views
+    from sgreview.pipeline.comparison import mark_local
+
+    a = pd.DataFrame([("T01", "Avon")] * 40 + [("T01", "Kent")] * 5 + [("T02", "Kent")] * 60
+                     + [("T02", "Avon")] * 5, columns=["theme_id", "locality"])
+    flagged = pd.DataFrame({"theme_id": ["T01", "T02"], "locality": ["Avon", "Kent"],
+                            "theme_label": ["Stepping phrase", "Falls"], "events": [40, 60],
+                            "proportion": [0.9, 0.9], "target": [0.1, 0.5], "lower95": [0.0, 0.0],
+                            "upper95": [0.2, 0.6], "lower998": [0.0, 0.0], "upper998": [0.3, 0.7],
+                            "flag": ["alarm_high", "alarm_high"]})
+    marked = mark_local(flagged, a, "locality")
+    assert marked["note"].tolist() == ["possibly local wording or local practice", ""]
+    table = views.flags_table(marked, views.policy())
+    assert table.loc["Stepping phrase", "note"] == "possibly local wording or local practice"

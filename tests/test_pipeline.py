@@ -395,3 +395,43 @@ def test_a_datix_style_export_is_reviewed_through_a_column_map(tmp_path, small_e
     assert stages[0].jobs[0].parameters["columns"] == columns
     result = data_quality(path, tmp_path / "run", columns=columns)
     assert result.reconciliation_raw["rows_accepted"] == 400
+
+
+def _assignments_for(counts: dict[str, dict[str, int]]) -> pd.DataFrame:
+    rows = []
+    for locality, by_theme in counts.items():
+        for theme, n in by_theme.items():
+            rows += [{"locality": locality, "theme_id": theme, "theme_label": f"Theme {theme}"}] * n
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize(
+    "local",
+    [
+        {"T01": 12, "T02": 9, "T03": 3},          # ordinary: two shown, one suppressed
+        {"T01": 2, "T02": 3, "T03": 1},           # every theme too small to show
+        {"T03": 30},                              # one theme only
+        {"T00": 10, "T02": 8},                    # unthemed is never a "largest theme"
+    ],
+)
+def test_every_largest_theme_sentence_agrees_with_the_locality_table(local):
+    """The summary names only themes the locality has, largest first, with the table's shares."""
+    import re
+
+    from sgreview.pipeline.locality import largest_themes_sentence
+
+    others = {"T01": 400, "T02": 50, "T03": 20, "T04": 300, "T00": 10}
+    profile = locality_profile(_assignments_for({"Small": local, "Big": others}), "Small")
+    pol = views.policy()
+    sentence = largest_themes_sentence(profile, pol)
+    named = re.findall(r"Theme (T\d\d) \((\d+)% of its incidents, against (\d+)%", sentence)
+    table = profile.set_index("theme_id")
+    shown = profile.loc[(profile["theme_id"] != "T00") & (profile["events"] > 7)]
+    assert [t for t, _, _ in named] == shown["theme_id"].head(3).tolist()
+    for theme, share, others_share in named:
+        assert table.loc[theme, "events"] > 0  # never a 0% theme
+        assert int(share) == round(100 * table.loc[theme, "share"])
+        assert int(others_share) == round(100 * table.loc[theme, "others_share"])
+    if not named:
+        assert "too few incidents here to show" in sentence
+        assert "0%" not in sentence

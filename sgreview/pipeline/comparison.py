@@ -94,6 +94,7 @@ def locality_comparison(
 
     funnel = result.funnel
     flagged = funnel.loc[funnel["flag"].isin(list(FLAG_ORDER)) & (funnel["theme_id"] != UNTHEMED_ID)]
+    flagged = mark_local(flagged, assignments, group_by)
     order = (flagged.assign(rank=flagged["flag"].map(FLAG_ORDER))
              .sort_values(["rank", "theme_id"]).drop_duplicates("theme_id")["theme_id"].head(MAX_FUNNELS))
     funnels = [plots.funnel_plot(funnel.loc[funnel["theme_id"] == t], policy=policy) for t in order]
@@ -113,6 +114,17 @@ def locality_comparison(
     )
     write_figure_records(out, [result.figure_heatmap, *result.figure_funnels, result.figure_trends])
     return result
+
+
+def mark_local(flagged: pd.DataFrame, assignments: pd.DataFrame, group_by: str) -> pd.DataFrame:
+    """Add ``note``: "possibly local wording or local practice" where a flagged theme comes
+    mostly from the flagged group (:mod:`sgreview.concentration`), so a theme that exists
+    because of one group's wording is never shown as that group's alarm without saying so."""
+    from sgreview.concentration import LOCAL_NOTE, local_pairs
+
+    local = local_pairs(assignments, group_by)
+    keys = zip(flagged["theme_id"].astype(str), flagged["locality"].astype(str), strict=True)
+    return flagged.assign(note=[LOCAL_NOTE if key in local else "" for key in keys])
 
 
 def _first(frame: pd.DataFrame, column: str, default):
@@ -156,8 +168,12 @@ def _summary(result, flagged: pd.DataFrame, group_by: str) -> str:
     alerts = flagged.loc[flagged["flag"].astype(str).str.startswith("alert")]
     chance = summary.get("alerts_expected_by_chance", 0.0)
     if len(alarms) or len(alarms_low):
-        parts = [f"{r.theme_label} in {r.locality} (higher)" for r in alarms.itertuples()]
-        parts += [f"{r.theme_label} in {r.locality} (lower)" for r in alarms_low.itertuples()]
+        def said(r, how: str) -> str:
+            note = getattr(r, "note", "")
+            return f"{r.theme_label} in {r.locality} ({how}{'; ' + note if note else ''})"
+
+        parts = [said(r, "higher") for r in alarms.itertuples()]
+        parts += [said(r, "lower") for r in alarms_low.itertuples()]
         lines.append("**What stands out:** outside the 99.8% limits (alarm): " + "; ".join(parts)
                      + f". Chance alone would give about {summary.get('alarms_expected_by_chance', 0):.1f}"
                      f" alarms across the {judged} theme x group cells judged.")

@@ -113,7 +113,7 @@ def theme_discovery(
     unthemed = float((assignments["theme_id"] == UNTHEMED_ID).mean()) if len(assignments) else 0.0
     result = Discovery(
         summary=_summary(table, unthemed, len(incidents), how),
-        themes=views.themes_overview(table, len(incidents), policy),
+        themes=views.themes_overview(_with_local_note(table, assignments), len(incidents), policy),
         evidence=views.evidence_table(evidence, table, policy),
         figure=views.theme_size_figure(table, len(incidents), policy),
         unthemed_share=unthemed,
@@ -149,6 +149,17 @@ def ensure_model(
     raise ModelError(
         "no theme model or assignments for this run; run 02_theme_discovery first", path=path
     )
+
+
+def _with_local_note(table: pd.DataFrame, assignments: pd.DataFrame) -> pd.DataFrame:
+    """The themes table with ``note`` for themes that come mostly from one locality."""
+    from sgreview.concentration import LOCAL_NOTE, local_concentration
+
+    conc = local_concentration(assignments, "locality").set_index("theme_id")
+    local = conc.loc[conc["local"]]
+    notes = {t: f"{LOCAL_NOTE} ({r.theme_share:.0%} of its incidents from one locality)"
+             for t, r in local.iterrows()}
+    return table.assign(note=table["theme_id"].astype(str).map(notes).fillna(""))
 
 
 def _use_codebook(model, path: Path) -> None:

@@ -179,6 +179,7 @@ def locality_review(
                           target=funnel_target, window_months=comparison_months or None)
     funnel = funnel.loc[funnel["locality"] == locality].reset_index(drop=True)
     profile = profile.merge(funnel[["theme_id", "flag"]], on="theme_id", how="left")
+    profile = _mark_local(profile, window, locality)
 
     spc = spc_table(local, group_by="locality", period=period,
                     improvement_direction=improvement_direction, run_length=run_length,
@@ -237,6 +238,15 @@ def _span(period_start: str | None, period_end: str | None) -> str:
     return f"up to {day(period_end)}" if period_end else ""
 
 
+def _mark_local(profile: pd.DataFrame, assignments: pd.DataFrame, locality: str) -> pd.DataFrame:
+    """``note`` for themes that come mostly from this locality: possibly its own wording or
+    practice (:mod:`sgreview.concentration`), said wherever the theme is flagged."""
+    from sgreview.concentration import LOCAL_NOTE, local_pairs
+
+    local = {t for t, g in local_pairs(assignments, "locality") if g == locality}
+    return profile.assign(note=np.where(profile["theme_id"].astype(str).isin(local), LOCAL_NOTE, ""))
+
+
 def _flag_basis(funnel: pd.DataFrame) -> str:
     """What the funnel compared, in words, for the profile table's flag column."""
     if "kind" in funnel and len(funnel) and funnel["kind"].iloc[0] == "rate":
@@ -275,6 +285,30 @@ def _locality_actions(
     return effects, None
 
 
+def largest_themes_sentence(profile: pd.DataFrame, policy) -> str:
+    """The locality's largest themes by its *own* counts, as its profile table shows them.
+
+    Only themes with incidents here and a count the table shows (not suppressed) can be
+    named, so a 0% theme is never "largest" and every number agrees with the table; when
+    every theme is too small to show, the sentence says so instead.
+    """
+    own = profile.loc[(profile["theme_id"] != UNTHEMED_ID) & (profile["events"] > 0)]
+    own = own.sort_values(["events", "theme_id"], ascending=[False, True], kind="stable")
+    shown = own.loc[~views.is_suppressed(own["events"], policy)]
+    if not len(own):
+        return "None of its incidents fell into a theme."
+    if not len(shown):
+        return (f"Its incidents are spread over {len(own)} theme(s), each with too few incidents "
+                "here to show (small counts are suppressed).")
+    parts = [
+        f"{r.theme_label} ({r.share:.0%} of its incidents, against {r.others_share:.0%} in "
+        "all other localities combined)"
+        for r in shown.head(3).itertuples()
+    ]
+    head = "Its largest theme is " if len(parts) == 1 else "Its largest themes are "
+    return head + "; ".join(parts) + "."
+
+
 def _summary(
     locality: str, local: pd.DataFrame, profile: pd.DataFrame, signals: pd.DataFrame,
     actions: pd.DataFrame | None, practice: pd.DataFrame, policy, period_start: str | None,
@@ -288,20 +322,17 @@ def _summary(
         span = f"between {period_start or 'the start'} and {period_end or 'the end'} of the data"
     lines = [f"**{locality} at a glance.** {locality} recorded {views.one_count(n, policy)} incidents {span}."]
     themed = profile.loc[(profile["theme_id"] != UNTHEMED_ID) & ~views.is_suppressed(profile["events"], policy)]
-    if len(themed):
-        parts = [
-            f"{r.theme_label} ({r.share:.0%} of its incidents, against {r.others_share:.0%} in "
-            "all other localities combined)"
-            for r in themed.head(3).itertuples()
-        ]
-        lines.append("Its largest themes are " + "; ".join(parts) + ".")
+    lines.append(largest_themes_sentence(profile, policy))
     flag = themed["flag"].astype(str)
     high = themed.loc[flag == "alarm_high"]
     low = themed.loc[flag == "alarm_low"]
     alerts = themed.loc[flag.str.startswith("alert")]
     few = int((profile["flag"].astype(str) == "too_few").sum())
     if len(high):
-        names = ", ".join(str(r.theme_label) for r in high.itertuples())
+        names = ", ".join(
+            str(r.theme_label) + (f" ({r.note}: most of this theme's incidents are from {locality})"
+                                  if getattr(r, "note", "") else "")
+            for r in high.itertuples())
         lines.append("**What stands out:** higher than in all other localities combined, beyond "
                      f"the 99.8% limits (alarm): {names}.")
     else:
