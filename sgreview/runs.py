@@ -265,17 +265,61 @@ def _write_parameterised(notebook: Path, parameters: Mapping[str, Any], out: Pat
     nbformat.write(nb, out)
 
 
-def prepare_notebook(notebook: Path, parameters: Mapping[str, Any], out: Path) -> Path:
+def merge_parameter_cells(nb: Any) -> Any:
+    """Fold papermill's ``injected-parameters`` cell into the ``parameters`` cell.
+
+    An analyst's copy should have one place to edit: two cells, where the second silently
+    overrides the first, is a trap (editing the first does nothing). Each injected value
+    replaces the original assignment of that name in place (so the cell keeps its order
+    and comments); names the original did not have are added at the end. The cell keeps
+    its ``parameters`` tag, so papermill can still parameterise the copy.
+    """
+    import ast
+
+    tags = [c.get("metadata", {}).get("tags", []) for c in nb.cells]
+    original = next((i for i, t in enumerate(tags) if "parameters" in t), None)
+    injected = next((i for i, t in enumerate(tags) if "injected-parameters" in t), None)
+    if original is None or injected is None:
+        return nb
+    values: dict[str, str] = {}
+    for node in ast.parse(nb.cells[injected].source).body:
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+            values[node.targets[0].id] = ast.get_source_segment(nb.cells[injected].source, node) or ""
+    lines = nb.cells[original].source.splitlines()
+    done: set[str] = set()
+    for node in sorted(ast.parse(nb.cells[original].source).body, key=lambda n: -n.lineno):
+        if isinstance(node, ast.Assign | ast.AnnAssign):
+            target = node.targets[0] if isinstance(node, ast.Assign) else node.target
+            name = getattr(target, "id", None)
+            if name in values:
+                lines[node.lineno - 1:node.end_lineno] = [values[name]]
+                done.add(name)
+    extra = [code for name, code in values.items() if name not in done]
+    header = "# Parameters (values from the parameter files merged in by sgreview --prepare-only)"
+    nb.cells[original].source = "\n".join([header, *lines, *extra]).strip() + "\n"
+    del nb.cells[injected]
+    return nb
+
+
+def prepare_notebook(
+    notebook: Path, parameters: Mapping[str, Any], out: Path, *, force: bool = False,
+) -> Path:
     """Write a parameterised, unexecuted copy of ``notebook`` for an analyst to open.
 
-    The ``injected-parameters`` cell is added exactly as in a real run, so exploring it in
-    JupyterLab starts from the same values a scheduled run would use.
+    The values a real run would inject are merged into the notebook's one ``parameters``
+    cell (:func:`merge_parameter_cells`), so exploring it in JupyterLab starts from the same
+    values a scheduled run would use, and there is one cell to edit. An existing ``out`` is
+    an analyst's work: it is only replaced with ``force``.
     """
+    import nbformat
     import papermill as pm
 
     notebook, out = Path(notebook), Path(out)
     if not notebook.is_file():
         raise InputError("notebook not found", path=notebook)
+    if out.exists() and not force:
+        raise InputError("already exists: not overwriting an analyst's copy (use --force to "
+                         "replace it)", path=out)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.stem}.", suffix=".partial", dir=out.parent))
@@ -286,6 +330,8 @@ def prepare_notebook(notebook: Path, parameters: Mapping[str, Any], out: Path) -
             _escape_braces(notebook.resolve()), _escape_braces(tmp / out.name),
             parameters=dict(parameters), prepare_only=True, progress_bar=False,
         )  # fmt: skip
+        nb = merge_parameter_cells(nbformat.read(tmp / out.name, as_version=4))
+        nbformat.write(nb, tmp / out.name)
         os.replace(tmp / out.name, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

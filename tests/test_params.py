@@ -326,3 +326,26 @@ def test_weakened_disclosure_is_accepted_when_named_analyst_only() -> None:
         {"suppression_threshold": 0, "rounding_base": 1, "disclosure": "analyst_only"})
     assert ok.disclosure == "analyst_only"
     assert NotebookParameters().disclosure == "reviewer"
+
+
+def test_parameter_reference_in_docs_is_generated_from_the_schema_and_up_to_date():
+    from pathlib import Path
+
+    from sgreview.params_reference import reference_markdown, undocumented
+
+    assert undocumented() == [], "add a meaning to sgreview/params_reference.py MEANINGS"
+    docs = Path(__file__).resolve().parents[1] / "docs" / "parameters.md"
+    assert docs.read_text(encoding="utf-8") == reference_markdown() + "\n", (
+        "regenerate: sgreview params --markdown > docs/parameters.md")
+
+
+def test_sgreview_params_lists_every_key_with_type_default_and_meaning(capsys):
+    from sgreview.cli import main
+    from sgreview.params import ReviewConfig
+
+    assert main(["params"]) == 0
+    text = capsys.readouterr().out
+    for key in ReviewConfig.model_fields:
+        assert f"\n{key}\n" in f"\n{text}", key
+    assert "type: whole number or auto; default: \"auto\"" in text
+    assert "case_sets[].filter.theme" in text

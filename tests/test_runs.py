@@ -160,14 +160,45 @@ def test_run_into_unwritable_folder_is_an_input_error(tmp_path: Path) -> None:
 
 def test_prepare_only_writes_a_parameterised_unexecuted_copy(tmp_path: Path) -> None:
     out = prepare_notebook(OK, {"locality": "West"}, tmp_path / "a" / "west.ipynb")
-    assert 'locality = "West"' in injected(out)
     nb = nbformat.read(out, as_version=4)
+    # One parameter cell, with the injected value merged in: the cell an analyst edits is
+    # the cell that counts.
+    cells = [c for c in nb.cells if {"parameters", "injected-parameters"} & set(c.metadata.get("tags", []))]
+    assert len(cells) == 1 and cells[0].metadata["tags"] == ["parameters"]
+    assert 'locality = "West"' in cells[0].source
+    assert cells[0].source.count("locality =") == 1
     assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
     assert not (tmp_path / "a" / "fixture").exists()
     assert [p.name for p in (tmp_path / "a").iterdir()] == ["west.ipynb"]  # no temp left
     umask = os.umask(0)
     os.umask(umask)
     assert out.stat().st_mode & 0o777 == 0o666 & ~umask  # shareable, like a plain open()
+
+
+def test_prepare_only_never_overwrites_an_analysts_copy_without_force(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "west.ipynb"
+    out.write_text("my edits", encoding="utf-8")
+    assert main(["run", str(OK), "-p", "locality", "West", "--prepare-only", "--out", str(out)]) == 2
+    assert "already exists" in capsys.readouterr().err and out.read_text() == "my edits"
+    assert main(["run", str(OK), "-p", "locality", "West", "--prepare-only", "--out", str(out),
+                 "--force"]) == 0  # fmt: skip
+    assert 'locality = "West"' in nbformat.read(out, as_version=4).cells[1].source
+
+
+def test_merged_parameter_cell_keeps_order_comments_and_adds_new_names() -> None:
+    from sgreview.runs import merge_parameter_cells
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell('a = 1  # first\nb = {\n    "x": 1,\n}\nc = "keep"',
+                                  metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell('b = {"x": 2}\nd = [1, 2]', metadata={"tags": ["injected-parameters"]}),
+        nbformat.v4.new_code_cell("print(a)"),
+    ]
+    merged = merge_parameter_cells(nb)
+    assert len(merged.cells) == 2
+    body = merged.cells[0].source.splitlines()[1:]
+    assert body == ["a = 1  # first", 'b = {"x": 2}', 'c = "keep"', "d = [1, 2]"]
 
 
 def test_run_dirs_are_unique_and_sort_by_time(tmp_path: Path) -> None:

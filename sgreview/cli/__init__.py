@@ -1,7 +1,8 @@
 """The ``sgreview`` command line: the contract users, schedulers and acceptance checks drive.
 
 Each area of the package registers its own subcommands from a module in this folder
-(``synth``, ``data``, ``redact``, ``themes``, ``compare``, ``runs``, ``review``, ``audit``). Handlers return an exit code. User-facing errors
+(``synth``, ``data``, ``redact``, ``themes``, ``compare``, ``runs``, ``review``, ``audit``,
+``params``). Handlers return an exit code. User-facing errors
 (:class:`sgreview.errors.SgreviewError`) are caught here, once, and printed as one line on
 stderr with exit code 2: users never see a traceback for their own input.
 
@@ -28,13 +29,13 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from sgreview.cli import audit, compare, data, redact, review, runs, synth, themes
+    from sgreview.cli import audit, compare, data, params, redact, review, runs, synth, themes
 
     parser = _Parser(prog="sgreview", description="Thematic review of safeguarding incidents.")
     parser.add_argument("--version", action="version", version=f"sgreview {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
-    for module in (synth, data, redact, themes, compare, runs, review, audit):
+    for module in (synth, data, redact, themes, compare, runs, review, audit, params):
         module.register(sub)
     return parser
 

@@ -37,6 +37,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="write a parameterised copy to --out FILE without running it (to open in JupyterLab)",
     )
+    run.add_argument("--force", action="store_true",
+                     help="with --prepare-only: replace an existing --out FILE")
     run.set_defaults(handler=cmd_run)
 
     batch = sub.add_parser(
@@ -185,7 +187,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         params, wants_out = _prepare(args.notebook, raw, in_run_folder=False)
         if wants_out and raw.get("output_dir"):
             params["output_dir"] = str(raw["output_dir"])
-        out = prepare_notebook(args.notebook, params, args.out)
+        out = prepare_notebook(args.notebook, params, args.out, force=args.force)
         print(f"wrote {out} (parameterised, not executed)")
         return 0
     params, wants_out = _prepare(args.notebook, raw)
