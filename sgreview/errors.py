@@ -52,3 +52,8 @@ class ParameterError(SgreviewError):
 
 class ModelError(SgreviewError):
     """A saved theme model is missing, corrupt or from an incompatible version."""
+
+
+class OutputError(SgreviewError):
+    """An output cannot be written (no permission, read-only disk, full disk) or would
+    overwrite an input."""

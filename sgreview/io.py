@@ -8,18 +8,22 @@ half-written output that a later stage or a reviewer could mistake for a result.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
 import pandas as pd
 
+from sgreview.errors import OutputError
+
 PathLike = str | os.PathLike[str]
+
 
 def _current_umask() -> int:
     mask = os.umask(0)
@@ -33,15 +37,73 @@ _UMASK = _current_umask()
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
+#: Filesystem errors that mean "this output cannot be written here": the user's to fix.
+UNWRITABLE_ERRNOS = frozenset({
+    errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.ENOTDIR,
+    errno.EISDIR, errno.EEXIST, errno.ENAMETOOLONG,
+})
+
+
+def unwritable(path: PathLike, err: OSError) -> OutputError:
+    """The one-line error for an output that cannot be written (exit 2 at the CLI)."""
+    return OutputError(f"cannot write output here ({err.strerror or err})", path=path)
+
+
+def make_dirs(path: PathLike) -> Path:
+    """``mkdir -p`` that reports an unwritable location as an :class:`OutputError`."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        if err.errno in UNWRITABLE_ERRNOS:
+            raise unwritable(path, err) from None
+        raise
+    return path
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def check_outputs(outputs: Iterable[PathLike | None], inputs: Iterable[PathLike | None]) -> None:
+    """Refuse (exit 2) any output that is, or would be written over, an input file.
+
+    Inputs are only ever read. A path "resolves to" an input when it names the same file
+    after following symlinks (or is a hard link to it); an output folder collides when it is
+    the input itself. Callers writing named files into a folder pass those file paths too.
+    """
+    ins = [Path(p).expanduser() for p in inputs if p not in (None, "")]
+    for out in outputs:
+        if out in (None, ""):
+            continue
+        target = Path(out).expanduser()
+        for src in ins:
+            if target.resolve() == src.resolve() or _same_file(target, src):
+                raise OutputError(
+                    f"output would overwrite the input file {src}; inputs are only ever "
+                    "read, so choose another output path",
+                    path=out,
+                )
+
+
 @contextlib.contextmanager
 def atomic_write(path: PathLike, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO[Any]]:
     """Open a temporary sibling of ``path`` for writing and rename it into place on success.
 
-    On any exception the temporary file is removed and ``path`` is left untouched.
+    On any exception the temporary file is removed and ``path`` is left untouched. A
+    location that cannot be written is an :class:`OutputError` naming it.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    make_dirs(path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as err:
+        if err.errno in UNWRITABLE_ERRNOS:
+            raise unwritable(path, err) from None
+        raise
     try:
         # mkstemp makes owner-only files; give outputs the permissions a plain open() would.
         os.chmod(tmp, 0o666 & ~_UMASK)
@@ -52,6 +114,12 @@ def atomic_write(path: PathLike, mode: str = "w", encoding: str | None = "utf-8"
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
+    except OSError as err:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        if err.errno in UNWRITABLE_ERRNOS:
+            raise unwritable(path, err) from None
+        raise
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
@@ -85,6 +153,20 @@ def write_csv(df: pd.DataFrame, path: PathLike, *, index: bool = False) -> Path:
     with atomic_write(path) as fh:
         neutralise_formulas(df).to_csv(fh, index=index, lineterminator="\n")
     return path
+
+
+def write_parquet(df: pd.DataFrame, path: PathLike) -> Path:
+    """Write ``df`` as Parquet atomically: how stages hand tables to each other.
+
+    Why not the CSV: CSV outputs are for people, so their cells are formula-neutralised
+    (a locality named "=North" is written "'=North"), and a stage reading that back would
+    see a different value. Parquet keeps every value and type exactly.
+    """
+    import io as _io
+
+    buf = _io.BytesIO()
+    df.to_parquet(buf, index=False)
+    return write_bytes(buf.getvalue(), path)
 
 
 def _json_default(obj: Any) -> Any:

@@ -90,6 +90,8 @@ class NotebookParameters(_Strict):
     review_name: str = "demo"
     data_path: str = "../outputs/demo/data/incidents.csv"
     columns: dict[str, str] = {}
+    keep_columns: list[str] = []
+    earliest_date: IsoDate = dt.date(1990, 1, 1)
     denominators_path: str | None = None
     denominator_unit: str = "occupied_bed_days"
     actions_path: str | None = None

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 
+import matplotlib
 import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
@@ -29,6 +30,9 @@ from matplotlib.ticker import PercentFormatter
 from sgreview.disclosure import REVIEWER, DisclosurePolicy, figure_record
 from sgreview.funnel import funnel_limits
 from sgreview.spc import COLOURS, variation_icon
+
+# Labels come from data: "$" in a locality or theme name is text, never mathtext.
+matplotlib.rcParams["text.parse_math"] = False
 
 DPI = 90
 FLAG_COLOURS = {

@@ -14,6 +14,7 @@ import csv
 import io
 import re
 import zipfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,9 +23,14 @@ import pandas as pd
 
 from sgreview.errors import InputError
 
-#: How many extra fields beyond the header a ragged row may carry before we give up reading.
-_EXTRA_FIELDS = 64
 _UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xf4][\x80-\xbf]+")
+#: More NUL bytes than this in the first 8 KiB means a binary (or UTF-16) file, not damaged text.
+_BINARY_NULS = 8
+#: Stands in for a NUL byte while parsing (a private-use character no export contains), so the
+#: row holding it can be rejected by name instead of the parser choking on the whole file.
+NUL_MARK = "\ue000"
+#: Picks the header names to read (given all of them); the rest are never parsed into a frame.
+Selector = Callable[[Sequence[str]], Sequence[str]]
 
 
 @dataclass(frozen=True)
@@ -41,14 +47,26 @@ class RawTable:
     source_row: pd.Series
     n_fields: pd.Series
     encoding: str
+    header: tuple[str, ...] = ()
+    nul_column: pd.Series | None = None
+
+    def __post_init__(self) -> None:
+        if not self.header:
+            object.__setattr__(self, "header", tuple(self.data.columns))
 
     @property
     def width(self) -> int:
-        return self.data.shape[1]
+        """How many columns the header has (all of them, read or not)."""
+        return len(self.header)
 
 
-def read_table(path: str | Path) -> RawTable:
-    """Read ``path`` by its content and suffix; raise :class:`InputError` when unusable."""
+def read_table(path: str | Path, select: Selector | None = None) -> RawTable:
+    """Read ``path`` by its content and suffix; raise :class:`InputError` when unusable.
+
+    ``select`` sees every header name and returns the ones to keep: columns a review does not
+    use are never turned into a frame, which keeps a 20,000-column export quick to read and
+    keeps columns outside the data contract out of memory altogether.
+    """
     path = Path(path)
     if not path.exists():
         raise InputError("file not found", path=path)
@@ -62,15 +80,15 @@ def read_table(path: str | Path) -> RawTable:
         raise InputError("file is empty", path=path)
     suffix = path.suffix.lower()
     if suffix in {".xlsx", ".xlsm"}:
-        table = _read_xlsx(path, raw)
+        table = _read_xlsx(path, raw, select)
     elif suffix == ".xls":
         raise InputError("old .xls workbooks are not supported; save as .xlsx or CSV", path=path)
     elif suffix in {".parquet", ".pq"}:
-        table = _read_parquet(path, raw)
+        table = _read_parquet(path, raw, select)
     else:
         if raw.startswith(b"PK\x03\x04"):
             raise InputError("looks like an XLSX/zip file; give it a .xlsx name", path=path)
-        table = _read_csv(path, raw)
+        table = _read_csv(path, raw, select)
     if table.data.empty:
         raise InputError("has a header but no data rows", path=path)
     return table
@@ -98,10 +116,16 @@ def _decode(path: Path, raw: bytes) -> tuple[str, str]:
     )
 
 
-def _read_csv(path: Path, raw: bytes) -> RawTable:
-    if b"\x00" in raw[:8192]:
+def _read_csv(path: Path, raw: bytes, select: Selector | None = None) -> RawTable:
+    head = raw[:8192]
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise InputError("is UTF-16 text; re-export the file as CSV UTF-8", path=path)
+    if head.count(b"\x00") > _BINARY_NULS:
         raise InputError("looks like a binary file, not CSV text", path=path)
     text, encoding = _decode(path, raw)
+    has_nul = "\x00" in text
+    if has_nul:
+        text = text.replace("\x00", NUL_MARK)
     first_line = text.lstrip("\ufeff").split("\n", 1)[0]
     if "," not in first_line:
         for name, sep in (("semicolon", ";"), ("tab", "\t"), ("pipe", "|")):
@@ -112,19 +136,26 @@ def _read_csv(path: Path, raw: bytes) -> RawTable:
                     path=path,
                     row=1,
                 )
+    _allow_big_fields()
     try:
-        header = pd.read_csv(io.StringIO(text), nrows=0, dtype=str).columns
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
-        raise InputError(f"cannot read the header ({_short(err)})", path=path, row=1) from None
-    width = len(header)
-    names = [str(c).strip() for c in header]
+        # The C csv module counts each record's real fields (pandas pads short rows silently);
+        # ``map(len, ...)`` keeps the loop in C.
+        records = csv.reader(io.StringIO(text))
+        header = next(records, [])
+        counts = np.fromiter(map(len, records), dtype=np.int64)
+    except csv.Error as err:
+        raise InputError(f"cannot split the file into records ({_short(err)})", path=path) from None
+    names = [str(c).replace(NUL_MARK, "").strip() for c in header]
     _check_header(path, names)
+    width = len(names)
+    keep = _selected(names, select)
     try:
         body = pd.read_csv(
             io.StringIO(text),
             header=None,
             skiprows=1,
-            names=range(width + _EXTRA_FIELDS),
+            names=range(max(width, int(counts.max(initial=0)))),
+            usecols=keep or [0],
             dtype=str,
             keep_default_na=False,
             na_values=[],
@@ -134,62 +165,112 @@ def _read_csv(path: Path, raw: bytes) -> RawTable:
     except pd.errors.ParserError as err:
         m = re.search(r"line (\d+)", str(err))
         row = int(m.group(1)) if m else None
-        raise InputError(f"a row has far more fields than the header ({_short(err)})",
+        raise InputError(f"rows cannot be split into fields ({_short(err)})",
                          path=path, row=row) from None
-    # pandas pads short rows silently, so count each record's real fields with the C csv
-    # reader (``map(len, ...)`` keeps the loop in C).
-    counts = np.fromiter(map(len, csv.reader(io.StringIO(text))), dtype=np.int64)[1:]
     if len(counts) != len(body):
         raise InputError("unbalanced quotes: records could not be split reliably", path=path)
+    body = body.reset_index(drop=True)
     n_fields = pd.Series(counts, index=body.index)
-    data = body.iloc[:, :width].copy()
-    data.columns = names
+    data = body.loc[:, keep].copy()
+    data.columns = [names[i] for i in keep]
     source_row = pd.Series(range(2, len(body) + 2), index=body.index, name="source_row")
-    return RawTable(path, data, source_row, n_fields, encoding)
+    nul_column = _nul_columns(data) if has_nul else None
+    return RawTable(path, data, source_row, n_fields, encoding, tuple(names), nul_column)
 
 
-def _read_xlsx(path: Path, raw: bytes) -> RawTable:
+def _allow_big_fields() -> None:
+    """A narrative can exceed the csv module's 131,072-character default; allow 1 GiB fields."""
+    if csv.field_size_limit() < 1 << 30:
+        csv.field_size_limit(1 << 30)
+
+
+def _selected(names: list[str], select: Selector | None) -> list[int]:
+    """Positions of the header names ``select`` keeps (all, without a selector)."""
+    if select is None:
+        return list(range(len(names)))
+    wanted = set(select(names))
+    return [i for i, n in enumerate(names) if n in wanted]
+
+
+def _nul_columns(data: pd.DataFrame) -> pd.Series:
+    """Per record, the first column whose value held a NUL byte ("" when none); NULs removed."""
+    found = pd.Series("", index=data.index, dtype=object)
+    for col in data.columns:  # a loop over columns (a handful), never over rows
+        values = data[col].astype("string")
+        hit = values.str.contains(NUL_MARK, regex=False, na=False)
+        if hit.any():
+            found = found.where((found != "") | ~hit, col)
+            data[col] = data[col].where(~hit, values.str.replace(NUL_MARK, "", regex=False))
+    return found
+
+
+def _read_xlsx(path: Path, raw: bytes, select: Selector | None = None) -> RawTable:
     if not zipfile.is_zipfile(io.BytesIO(raw)):
         raise InputError("is not a real XLSX workbook (not a zip archive)", path=path)
     try:
-        data = pd.read_excel(io.BytesIO(raw), dtype=str, engine="openpyxl", keep_default_na=False,
-                             na_values=[])
+        # header=None: pandas would rename a repeated heading "x.1" before we could see it.
+        sheet = pd.read_excel(io.BytesIO(raw), dtype=str, engine="openpyxl", header=None,
+                              keep_default_na=False, na_values=[])
     except Exception as err:  # openpyxl raises many types for damaged workbooks
         raise InputError(f"cannot read the workbook ({_short(err)})", path=path) from None
-    data.columns = [str(c).strip() for c in data.columns]
-    _check_header(path, list(data.columns))
-    data = data.reset_index(drop=True)
+    if sheet.empty:
+        raise InputError("has no header row of column names", path=path, row=1)
+    names = [str(c).strip() for c in sheet.iloc[0].tolist()]
+    _check_header(path, names)
+    keep = _selected(names, select)
+    data = sheet.iloc[1:, keep].reset_index(drop=True)
+    data.columns = [names[i] for i in keep]
     source_row = pd.Series(range(2, len(data) + 2), index=data.index, name="source_row")
-    n_fields = pd.Series(data.shape[1], index=data.index)
-    return RawTable(path, data, source_row, n_fields, "xlsx")
+    n_fields = pd.Series(len(names), index=data.index)
+    return RawTable(path, data, source_row, n_fields, "xlsx", tuple(names))
 
 
-def _read_parquet(path: Path, raw: bytes) -> RawTable:
+def _read_parquet(path: Path, raw: bytes, select: Selector | None = None) -> RawTable:
     if not raw.startswith(b"PAR1"):
         raise InputError("is not a Parquet file", path=path)
     try:
-        data = pd.read_parquet(io.BytesIO(raw))
+        import pyarrow.parquet as pq
+
+        schema_names = list(pq.read_schema(io.BytesIO(raw)).names)
+        names = [str(c).strip() for c in schema_names]
+        _check_header(path, names)
+        keep = _selected(names, select)
+        data = pd.read_parquet(io.BytesIO(raw), columns=[schema_names[i] for i in keep])
+    except InputError:
+        raise
     except Exception as err:  # pyarrow raises several types for damaged files
         raise InputError(f"cannot read the Parquet file ({_short(err)})", path=path) from None
-    data.columns = [str(c).strip() for c in data.columns]
+    data.columns = [names[i] for i in keep]
     data = data.reset_index(drop=True)
     for col in data.columns:
         if not pd.api.types.is_datetime64_any_dtype(data[col]):
             data[col] = data[col].astype("string").astype(object).where(data[col].notna(), "")
     source_row = pd.Series(range(2, len(data) + 2), index=data.index, name="source_row")
-    n_fields = pd.Series(data.shape[1], index=data.index)
-    return RawTable(path, data, source_row, n_fields, "parquet")
+    n_fields = pd.Series(len(names), index=data.index)
+    return RawTable(path, data, source_row, n_fields, "parquet", tuple(names))
 
 
 def _check_header(path: Path, names: list[str]) -> None:
+    """No header at all, or a heading used twice (either copy could be the one mapped), is exit 2."""
     blank = [i + 1 for i, n in enumerate(names) if not n or n.startswith("Unnamed:")]
-    if len(blank) == len(names):
+    if not names or len(blank) == len(names):
         raise InputError("has no header row of column names", path=path, row=1)
-    seen: set[str] = set()
-    for n in names:
-        if n.casefold() in seen:
-            raise InputError("column name appears twice in the header", path=path, row=1, column=n)
-        seen.add(n.casefold())
+    positions: dict[str, list[int]] = {}
+    for i, n in enumerate(names):
+        if n:
+            positions.setdefault(n.casefold(), []).append(i + 1)
+    repeated = [(names[p[0] - 1], p) for p in positions.values() if len(p) > 1]
+    if repeated:
+        listed = "; ".join(
+            f"'{name}' (columns {', '.join(map(str, pos))})" for name, pos in repeated
+        )
+        raise InputError(
+            f"column names appear more than once in the header: {listed}; rename or remove "
+            "the copies so each column has one name",
+            path=path,
+            row=1,
+            column=repeated[0][0],
+        )
 
 
 def _short(err: BaseException) -> str:

@@ -4,7 +4,9 @@ Reviewers read HTML, often on locked-down NHS machines with no internet, so repo
 self-contained: figures are embedded as base64 and the JupyterLab template's require.js,
 MathJax, Mermaid and widget-manager CDN links are removed (``templates/report.html.j2``).
 ``--no-input`` alone hides code but keeps whatever a cell printed, so cells tagged
-``debug`` or ``remove`` are dropped entirely.
+``debug`` or ``remove`` are dropped entirely. Every page carries a Content-Security-Policy
+that allows no script and no remote image (:data:`sgreview.textsafe.CONTENT_SECURITY_POLICY`),
+a second line of defence behind escaping data where it enters Markdown.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from sgreview.io import write_text
+from sgreview.textsafe import CONTENT_SECURITY_POLICY
 
 
 class ReportRecord(Protocol):
@@ -165,7 +168,8 @@ def export_html(
     nb = _reviewer_copy(nbformat.read(ipynb, as_version=4), ipynb, log)
     folder = Path(resources_dir) if resources_dir is not None else ipynb.parent
     resources = {"metadata": {"name": title or ipynb.stem, "path": str(folder)},
-                 "sgreview_banner": report_banner(nb)}
+                 "sgreview_banner": report_banner(nb),
+                 "content_security_policy": CONTENT_SECURITY_POLICY}
     body, _ = _exporter().from_notebook_node(nb, resources=resources)
     return write_text(body, html)
 
@@ -296,6 +300,7 @@ def write_index(
         keep_trailing_newline=True,
     )
     page = env.get_template("index.html.j2").render(
+        content_security_policy=CONTENT_SECURITY_POLICY,
         title=title,
         run_id=run_dir.name,
         generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),

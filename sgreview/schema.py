@@ -7,6 +7,12 @@ number, the column at fault, a reason code and the offending value). ``reconcili
 states rows read = accepted + rejected, which the CLI prints and the manifest stores.
 
 All checks are vectorised over the whole column; there is no per-row Python loop.
+
+Columns are kept by allow-list: the contract's columns, plus only the extra columns a caller
+names in ``keep_columns`` (checked by content: a column of free text or identifiers is
+refused). Every other column of the export is never read into the frame, so it cannot reach
+an output by any route. Recognised person-name columns are read only to redact those names
+from the same row's narrative (:attr:`LoadResult.names`), and are never written.
 """
 
 from __future__ import annotations
@@ -38,6 +44,11 @@ OPTIONAL: tuple[str, ...] = (
 )
 CANONICAL: tuple[str, ...] = REQUIRED + OPTIONAL
 HARM_LEVELS: tuple[str, ...] = ("none", "low", "moderate", "severe", "death")
+
+#: Before this, an incident date is a typing error (or a placeholder such as 1900-01-01).
+EARLIEST_DATE = date(1990, 1, 1)
+#: Columns read only to redact the names they hold from the same row's narrative.
+NAME_COLUMNS: tuple[str, ...] = ("patient_name", "name", "forename", "surname")
 
 #: The honest bucket in every assignments table: incidents no theme fits (DESIGN.md).
 UNTHEMED_ID = "T00"
@@ -90,6 +101,8 @@ _REASONS = {
     "missing_date": "incident_date is empty",
     "unparseable_date": "incident_date is not a date (UK day-first expected)",
     "future_date": "incident_date is in the future",
+    "implausible_date": "incident_date is before the earliest plausible date",
+    "nul_byte": "a value holds a NUL byte (a damaged export)",
 }
 
 
@@ -102,6 +115,10 @@ class LoadResult:
     reconciliation: dict
     source: str = "<frame>"
     column_map: dict[str, str] = field(default_factory=dict)
+    #: Person-name columns of accepted rows (same index as ``incidents``), for redaction only.
+    names: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: Header names of the export that were not read (outside the contract and keep_columns).
+    dropped_columns: list[str] = field(default_factory=list)
 
 
 def parse_column_map(items: Iterable[str] | None) -> dict[str, str]:
@@ -126,10 +143,51 @@ def load_incidents(
     columns: Mapping[str, str] | None = None,
     *,
     today: date | None = None,
+    keep_columns: Sequence[str] = (),
+    earliest_date: date | str | None = EARLIEST_DATE,
+    name_columns: Sequence[str] = (),
+    vet_kept: bool = True,
 ) -> LoadResult:
-    """Read and validate an incident export. The input file is only ever read."""
-    table = read_table(path)
-    return _validate(table, columns, today)
+    """Read and validate an incident export. The input file is only ever read.
+
+    ``keep_columns`` names extra (non-contract) columns to carry through to outputs; each is
+    checked by content and refused when it holds free text or identifiers (``vet_kept``
+    False skips that check, for a column that is only read, never written, such as a human
+    coding being evaluated). ``earliest_date`` is the first plausible incident date: earlier
+    ones are rejected as ``implausible_date``. ``name_columns`` (beyond the recognised
+    :data:`NAME_COLUMNS`) are read only to redact those names from narratives.
+    """
+    path_text = str(path)
+    wanted = _wanted(columns, keep_columns, name_columns, path_text)
+    table = read_table(path, select=wanted)
+    return _validate(table, columns, today, keep_columns=keep_columns, earliest_date=earliest_date,
+                     name_columns=name_columns, vet_kept=vet_kept)
+
+
+def _wanted(columns: Mapping[str, str] | None, keep_columns: Sequence[str],
+            name_columns: Sequence[str], path: str):
+    """The reader's column selector: contract columns, kept extras and name columns."""
+    def select(names: Sequence[str]) -> list[str]:
+        names = [str(n) for n in names]
+        missing = [c for c in (*keep_columns, *name_columns) if c not in names]
+        if missing:
+            raise ParameterError(
+                f"column{'s' if len(missing) > 1 else ''} {', '.join(missing)} not found "
+                f"(keep_columns / name columns); columns found: {_listing(names)}",
+                path=path,
+                column=missing[0],
+            )
+        chosen = set(resolve_columns(names, columns, path))
+        chosen |= set(keep_columns) | set(name_columns)
+        chosen |= {n for n in names if n.casefold() in NAME_COLUMNS}
+        return [n for n in names if n in chosen]
+
+    return select
+
+
+def _listing(names: Sequence[str], limit: int = 30) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f" ... ({len(names) - limit} more)" if len(names) > limit else "")
 
 
 def validate_incidents(
@@ -138,6 +196,10 @@ def validate_incidents(
     columns: Mapping[str, str] | None = None,
     *,
     today: date | None = None,
+    keep_columns: Sequence[str] = (),
+    earliest_date: date | str | None = EARLIEST_DATE,
+    name_columns: Sequence[str] = (),
+    vet_kept: bool = True,
 ) -> LoadResult:
     """Validate a frame already in memory (e.g. the synthetic generator's output)."""
     data = df.reset_index(drop=True).copy()
@@ -152,7 +214,11 @@ def validate_incidents(
         n_fields=pd.Series(data.shape[1], index=data.index),
         encoding="frame",
     )
-    return _validate(table, columns, today)
+    wanted = _wanted(columns, keep_columns, name_columns, source)(list(data.columns))
+    header = tuple(data.columns)
+    table = RawTable(table.path, data[wanted], table.source_row, table.n_fields, "frame", header)
+    return _validate(table, columns, today, keep_columns=keep_columns, earliest_date=earliest_date,
+                     name_columns=name_columns, vet_kept=vet_kept)
 
 
 def resolve_columns(found: Sequence[str], columns: Mapping[str, str] | None, path: str) -> dict:
@@ -189,7 +255,7 @@ def resolve_columns(found: Sequence[str], columns: Mapping[str, str] | None, pat
     if missing:
         raise InputError(
             f"missing required column{'s' if len(missing) > 1 else ''} "
-            f"{', '.join(missing)}; columns found: {', '.join(found)} "
+            f"{', '.join(missing)}; columns found: {_listing(found)} "
             "(map them with --map CANONICAL=SOURCE or a 'columns:' parameter)",
             path=path,
             column=missing[0],
@@ -197,31 +263,52 @@ def resolve_columns(found: Sequence[str], columns: Mapping[str, str] | None, pat
     return rename
 
 
-def _validate(table: RawTable, columns: Mapping[str, str] | None, today: date | None) -> LoadResult:
+def _validate(
+    table: RawTable,
+    columns: Mapping[str, str] | None,
+    today: date | None,
+    *,
+    keep_columns: Sequence[str] = (),
+    earliest_date: date | str | None = EARLIEST_DATE,
+    name_columns: Sequence[str] = (),
+    vet_kept: bool = True,
+) -> LoadResult:
     path = str(table.path)
     rename = resolve_columns(list(table.data.columns), columns, path)
     data = table.data.rename(columns=rename)
-    # A source column that collides with a canonical name it was not mapped to is kept, renamed.
+    # A source column that collides with a canonical name it was not mapped to is dropped.
     data = data.loc[:, ~data.columns.duplicated()]
+    name_cols = [c for c in data.columns
+                 if c not in CANONICAL and (c in name_columns or c.casefold() in NAME_COLUMNS)]
+    kept = [c for c in keep_columns if c in data.columns and c not in CANONICAL]
+    allowed = [c for c in data.columns if c in CANONICAL or c in kept]
+    names = data[name_cols]
+    data = data[allowed]
+    dropped = [c for c in table.header if c not in rename and c not in kept]
     n = len(data)
     blank = _blank_rows(data)
     data, source_row, n_fields = data[~blank], table.source_row[~blank], table.n_fields[~blank]
+    names = names[~blank]
 
     text = {c: _clean_text(data[c]) for c in ("incident_id", "locality", "narrative")}
-    dates = parse_dates(data["incident_date"])
+    dates, too_early, too_late = _parse_dates_bounded(data["incident_date"], earliest_date)
     today_ts = pd.Timestamp(today or date.today())
+    earliest_text = "" if earliest_date is None else str(pd.Timestamp(earliest_date).date())
 
     reason = pd.Series("", index=data.index, dtype=object)
     column = pd.Series("", index=data.index, dtype=object)
     value = pd.Series("", index=data.index, dtype=object)
 
-    def mark(mask: pd.Series, code: str, col: str, val: pd.Series | str) -> None:
+    def mark(mask: pd.Series, code: str, col: pd.Series | str, val: pd.Series | str) -> None:
         mask = mask & (reason == "")
         reason[mask] = code
-        column[mask] = col
+        column[mask] = col[mask] if isinstance(col, pd.Series) else col
         value[mask] = val[mask] if isinstance(val, pd.Series) else val
 
     mark(n_fields != table.width, "ragged_row", "", n_fields.astype(str))
+    if table.nul_column is not None:
+        nul = table.nul_column[~blank].map(lambda c: rename.get(c, c))
+        mark(nul != "", "nul_byte", nul, "")
     mark(text["incident_id"] == "", "missing_incident_id", "incident_id", "")
     mark(text["narrative"] == "", "empty_narrative", "narrative", "")
     mark(text["locality"] == "", "missing_locality", "locality", "")
@@ -229,6 +316,8 @@ def _validate(table: RawTable, columns: Mapping[str, str] | None, today: date | 
     if pd.api.types.is_datetime64_any_dtype(data["incident_date"]):
         raw_date = data["incident_date"].dt.strftime("%Y-%m-%d").fillna("")
     mark(raw_date == "", "missing_date", "incident_date", "")
+    mark(too_early, "implausible_date", "incident_date", raw_date.str.slice(0, 40))
+    mark(too_late, "future_date", "incident_date", raw_date.str.slice(0, 40))
     mark(dates.isna(), "unparseable_date", "incident_date", raw_date.str.slice(0, 40))
     mark(dates > today_ts, "future_date", "incident_date", raw_date.str.slice(0, 40))
     # Duplicates among otherwise-valid rows: the first occurrence is kept.
@@ -246,7 +335,7 @@ def _validate(table: RawTable, columns: Mapping[str, str] | None, today: date | 
             "column": column[rejected],
             "reason": reason[rejected],
             "detail": _details(reason[rejected], value[rejected], table.width,
-                               detail_first[rejected]),
+                               detail_first[rejected], earliest_text),
             "value": value[rejected].astype(str).str.slice(0, 80),
         }
     ).reset_index(drop=True)
@@ -261,7 +350,7 @@ def _validate(table: RawTable, columns: Mapping[str, str] | None, today: date | 
     acc["incident_date"] = dates[~rejected]
     warnings: dict[str, int] = {}
     if "reported_date" in acc:
-        rep = parse_dates(acc["reported_date"])
+        rep = parse_dates(acc["reported_date"], earliest_date)
         bad = rep.isna() & (acc["reported_date"].astype(str).str.strip() != "")
         warnings["reported_date_unparseable"] = int(bad.sum())
         acc["reported_date"] = rep
@@ -282,6 +371,8 @@ def _validate(table: RawTable, columns: Mapping[str, str] | None, today: date | 
     ordered += [c for c in OPTIONAL if c in acc]
     ordered += [c for c in acc.columns if c not in ordered and c != "source_row"] + ["source_row"]
     acc = acc[ordered]
+    if kept and vet_kept:
+        vet_kept_columns(acc, kept, path)
 
     by_reason = rejects["reason"].value_counts().sort_index()
     reconciliation = {
@@ -294,34 +385,110 @@ def _validate(table: RawTable, columns: Mapping[str, str] | None, today: date | 
         "warnings": {k: v for k, v in warnings.items() if v},
         "encoding": table.encoding,
         "column_map": {v: k for k, v in rename.items() if k != v},
+        "columns_kept": kept,
+        "columns_dropped": len(dropped),
     }
     assert reconciliation["rows_read"] == reconciliation["rows_accepted"] + reconciliation[
         "rows_rejected"], "reconciliation failed"
-    return LoadResult(acc, rejects, reconciliation, path, {v: k for k, v in rename.items()})
+    return LoadResult(acc, rejects, reconciliation, path, {v: k for k, v in rename.items()},
+                      names=names[~rejected].reset_index(drop=True), dropped_columns=dropped)
 
 
-def parse_dates(values: pd.Series) -> pd.Series:
+#: A kept column whose typical value has this many words is free text, not a category.
+FREE_TEXT_WORDS = 6
+#: ... or whose values are this long (characters) at the median.
+FREE_TEXT_CHARS = 48
+#: A kept column where this share of values hold an identifier (NHS number, name, ...) leaks.
+IDENTIFIER_SHARE = 0.02
+#: A kept column with at least this many values, nearly all distinct, identifies people/records.
+DISTINCT_MIN_VALUES = 20
+DISTINCT_SHARE = 0.9
+
+
+def vet_kept_columns(frame: pd.DataFrame, columns: Sequence[str], path: str = "<frame>") -> None:
+    """Refuse (exit 2) a kept column that holds free text or identifiers, judged by content.
+
+    Why by content: a column's name says nothing reliable ("Notes2", "Field 17"), and one
+    unredacted free-text or identifier column in ``assignments.csv`` is a data breach.
+    A category column (ward, shift, incident subtype) passes: short values, many repeats.
+    """
+    from sgreview.redact import contains_identifiers
+
+    for col in columns:
+        values = frame[col].astype("string").str.strip()
+        values = values[values.notna() & (values != "")]
+        if values.empty:
+            continue
+        words = values.str.count(r"\S+").median()
+        chars = values.str.len().median()
+        sample = values.sample(min(len(values), 2000), random_state=0) if len(values) > 2000 else values
+        idents = float(contains_identifiers(sample).mean())
+        distinct = values.nunique() / len(values)
+        why = None
+        if words >= FREE_TEXT_WORDS or chars >= FREE_TEXT_CHARS:
+            why = f"looks like free text (median {words:.0f} words, {chars:.0f} characters)"
+        elif idents >= IDENTIFIER_SHARE:
+            why = f"holds identifiers (names, NHS numbers, dates of birth...) in {idents:.0%} of values"
+        elif len(values) >= DISTINCT_MIN_VALUES and distinct >= DISTINCT_SHARE:
+            why = f"looks like an identifier ({distinct:.0%} of its values are distinct)"
+        if why:
+            raise ParameterError(
+                f"keep_columns: column '{col}' {why}; outputs may carry only short category "
+                "columns, so leave it out of keep_columns",
+                path=path,
+                column=col,
+            )
+
+
+def parse_dates(values: pd.Series, earliest_date: date | str | None = EARLIEST_DATE) -> pd.Series:
     """Parse UK day-first dates (and ISO, and Excel's ``YYYY-MM-DD 00:00:00``) to day precision.
 
     Each explicit format is tried only on what is still unparsed, so a US-style guess never
-    turns 03/04 into the 4th of March.
+    turns 03/04 into the 4th of March. Dates before ``earliest_date`` and dates pandas cannot
+    hold (0001-01-01, 9999-12-31) come back missing, never as an exception.
     """
+    return _parse_dates_bounded(values, earliest_date)[0]
+
+
+#: The range a nanosecond timestamp can hold, with a day's margin.
+_NS_MIN = pd.Timestamp.min.ceil("D") + pd.Timedelta(days=1)
+_NS_MAX = pd.Timestamp.max.floor("D") - pd.Timedelta(days=1)
+
+
+def _parse_dates_us(values: pd.Series) -> pd.Series:
+    """Parse to microsecond precision, whose range (years 1-9999) holds any written date."""
     if pd.api.types.is_datetime64_any_dtype(values):
         if values.dt.tz is not None:
             values = values.dt.tz_localize(None)
-        return values.dt.normalize().astype("datetime64[ns]")
+        return values.astype("datetime64[us]").dt.normalize()
     text = values.astype("string").str.strip().fillna("")
-    out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
+    out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[us]")
     todo = text != ""
     for fmt in _DATE_FORMATS:
         if not todo.any():
             break
         parsed = pd.to_datetime(text[todo], format=fmt, errors="coerce")
         hit = parsed.notna()
-        out.loc[hit[hit].index] = parsed[hit].astype("datetime64[ns]")
+        out.loc[hit[hit].index] = parsed[hit].astype("datetime64[us]")
         todo &= out.isna()
-    out = out.where((out >= pd.Timestamp("1900-01-01")) | out.isna())
     return out.dt.normalize()
+
+
+def _parse_dates_bounded(
+    values: pd.Series, earliest_date: date | str | None
+) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Dates (nanosecond, day precision), which parsed ones fell before ``earliest_date``, and
+    which lie past what pandas can hold (9999-12-31).
+
+    Out-of-range and implausible dates are set missing here; the validator turns them into
+    row rejects with a reason.
+    """
+    wide = _parse_dates_us(values)
+    lower = _NS_MIN if earliest_date is None else max(pd.Timestamp(earliest_date), _NS_MIN)
+    too_early = wide.notna() & (wide < lower)
+    ok = wide.notna() & ~too_early & (wide <= _NS_MAX)
+    out = wide.where(ok).astype("datetime64[ns]")
+    return out, too_early, wide.notna() & (wide > _NS_MAX)
 
 
 def parse_flags(values: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -354,8 +521,12 @@ def _clean_text(values: pd.Series) -> pd.Series:
 
 
 def _blank_rows(data: pd.DataFrame) -> pd.Series:
-    as_text = data.astype("string").fillna("")
-    return (as_text.apply(lambda c: c.str.strip()) == "").all(axis=1)
+    """Rows where every cell is empty or whitespace, in one vectorised pass over all cells."""
+    if data.shape[1] == 0:
+        return pd.Series(False, index=data.index)
+    cells = pd.Series(data.astype("string").to_numpy().ravel()).fillna("").str.strip()
+    empty = (cells == "").to_numpy().reshape(data.shape)
+    return pd.Series(empty.all(axis=1), index=data.index)
 
 
 def _map_values(values: pd.Series, mapping: Mapping[str, str]) -> tuple[pd.Series, pd.Series]:
@@ -366,7 +537,8 @@ def _map_values(values: pd.Series, mapping: Mapping[str, str]) -> tuple[pd.Serie
     return mapped, bad
 
 
-def _details(reason: pd.Series, value: pd.Series, width: int, first: pd.Series) -> pd.Series:
+def _details(reason: pd.Series, value: pd.Series, width: int, first: pd.Series,
+             earliest: str = "") -> pd.Series:
     out = pd.Series("", index=reason.index, dtype=object)
     for code, template in _REASONS.items():
         m = reason == code
@@ -374,6 +546,8 @@ def _details(reason: pd.Series, value: pd.Series, width: int, first: pd.Series) 
             continue
         if code == "ragged_row":
             out[m] = "row has " + value[m].astype(str) + f" fields but the header has {width}"
+        elif code == "implausible_date":
+            out[m] = f"incident_date is before {earliest}, the earliest plausible date"
         elif code == "duplicate_incident_id":
             out[m] = "incident_id already used at row " + first[m].astype("Int64").astype(str)
         else:

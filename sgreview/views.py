@@ -45,7 +45,14 @@ _FIELDS = {
 
 
 def configure_display() -> None:
-    """Show reviewer tables whole: no truncated excerpts or action descriptions, no elided rows."""
+    """Show reviewer tables whole: no truncated excerpts or action descriptions, no elided rows.
+
+    Figure text is never parsed as maths: a locality or label holding ``$`` must draw as
+    typed, not fail the report with a mathtext error.
+    """
+    import matplotlib
+
+    matplotlib.rcParams["text.parse_math"] = False
     pd.set_option("display.max_colwidth", None)
     pd.set_option("display.max_rows", 200)
     pd.set_option("display.max_columns", 30)

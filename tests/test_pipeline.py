@@ -435,3 +435,46 @@ def test_every_largest_theme_sentence_agrees_with_the_locality_table(local):
     if not named:
         assert "too few incidents here to show" in sentence
         assert "0%" not in sentence
+
+
+def test_localities_sharing_a_folder_name_are_refused_before_anything_runs(tmp_path):
+    from sgreview.pipeline.review import run_review
+
+    rows = [_row(i, "North South" if i % 2 else "North/South") for i in range(20)]
+    data = _incidents_csv(tmp_path / "clash.csv", rows)
+    config = _review_yaml(tmp_path, data)
+    with pytest.raises(ParameterError, match="'North South' and 'North/South' would share the output folder 'north-south'"):
+        run_review(config, out=tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_case_sets_sharing_a_folder_name_are_refused(tmp_path, small_export):
+    from sgreview.pipeline.review import plan_review
+
+    config = _review_yaml(tmp_path, small_export, case_sets=[
+        {"name": "SAR A", "case_ref": "SAR-2025-01"}, {"name": "sar-a", "case_ref": "SAR-2025-01"}])
+    with pytest.raises(ParameterError, match="case sets 'SAR A' and 'sar-a'"):
+        plan_review(config, tmp_path / "run")
+
+
+def test_later_stages_read_values_exactly_even_formula_like_localities(tmp_path):
+    """A locality named "=North" is written "'=North" in the CSV for spreadsheets, but the
+    stages hand each other Parquet, so the locality's own report still finds it."""
+    from sgreview.io import write_csv, write_parquet
+    from sgreview.pipeline.discovery import assignment_frame
+
+    frame = pd.DataFrame({
+        "incident_id": ["1", "2"], "locality": ["=North", "+South"],
+        "incident_date": pd.to_datetime(["2024-01-02", "2024-02-03"]),
+        "theme_id": ["T01", "T00"], "theme_label": ["@risk", "Unthemed"], "score": [0.5, 0.1],
+    })
+    out = assignment_frame(frame)
+    themes = tmp_path / "themes"
+    write_csv(out, themes / "assignments.csv")
+    write_parquet(out.assign(incident_date=pd.to_datetime(out["incident_date"])),
+                  themes / common.ASSIGNMENTS_PARQUET)
+    assert pd.read_csv(themes / "assignments.csv")["locality"].tolist() == ["'=North", "'+South"]
+    back = common.read_assignments(tmp_path)
+    assert back["locality"].tolist() == ["=North", "+South"]
+    assert back["theme_label"].tolist() == ["@risk", "Unthemed"]
+    assert back["incident_date"].tolist() == list(pd.to_datetime(["2024-01-02", "2024-02-03"]))

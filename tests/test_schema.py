@@ -153,10 +153,110 @@ def test_map_syntax_errors_are_parameter_errors():
         parse_column_map(["story=Description"])
 
 
-def test_extra_columns_are_kept(tmp_path):
+def test_extra_columns_are_dropped_unless_kept(tmp_path):
     text = HEADER.strip() + ",Ward code\n" + "I1,03/04/2024,N,text,low,no,W7\n"
     res = load_incidents(write(tmp_path, text), today=TODAY)
-    assert res.incidents.loc[0, "Ward code"] == "W7"
+    assert "Ward code" not in res.incidents
+    assert res.dropped_columns == ["Ward code"]
+    kept = load_incidents(write(tmp_path, text), today=TODAY, keep_columns=["Ward code"])
+    assert kept.incidents.loc[0, "Ward code"] == "W7"
+
+
+def _with_extras(tmp_path: Path, n: int = 40) -> Path:
+    rows = [
+        f"I{i},03/04/2024,North,Pt absconded from ward {i},low,no,{4000000000 + 7 * i},"
+        f"Pat Person{i},Pt was upset after the visit and said many things about staff {i},"
+        f"{'W1' if i % 2 else 'W2'}"
+        for i in range(n)
+    ]
+    text = HEADER.strip() + ",nhs_no,patient_name,further_notes,ward_code\n" + "\n".join(rows) + "\n"
+    return write(tmp_path, text)
+
+
+def test_identifier_and_free_text_columns_never_reach_incidents(tmp_path):
+    res = load_incidents(_with_extras(tmp_path), today=TODAY)
+    assert set(res.incidents.columns).isdisjoint({"nhs_no", "patient_name", "further_notes", "ward_code"})
+    # the name column is read only to redact names from the same row's narrative
+    assert list(res.names.columns) == ["patient_name"]
+    assert len(res.names) == len(res.incidents)
+
+
+@pytest.mark.parametrize(
+    ("column", "why"),
+    [("further_notes", "free text"), ("nhs_no", "identifier"), ("patient_name", "identifier")],
+)
+def test_keep_columns_refuses_free_text_and_identifiers_by_content(tmp_path, column, why):
+    with pytest.raises(ParameterError, match=why) as info:
+        load_incidents(_with_extras(tmp_path), today=TODAY, keep_columns=[column])
+    assert f"'{column}'" in str(info.value)
+
+
+def test_keep_columns_keeps_a_short_category_column(tmp_path):
+    res = load_incidents(_with_extras(tmp_path), today=TODAY, keep_columns=["ward_code"])
+    assert set(res.incidents["ward_code"]) == {"W1", "W2"}
+
+
+def test_keep_columns_naming_an_absent_column_is_a_parameter_error(tmp_path):
+    with pytest.raises(ParameterError, match="Nope"):
+        load_incidents(write(tmp_path, HEADER + GOOD_ROWS), today=TODAY, keep_columns=["Nope"])
+
+
+def test_duplicate_headers_are_refused_naming_them(tmp_path):
+    text = "incident_id,incident_date,locality,narrative,Narrative\nI1,03/04/2024,N,a,b\n"
+    with pytest.raises(InputError, match=r"'narrative' \(columns 4, 5\)"):
+        load_incidents(write(tmp_path, text))
+
+
+def test_duplicate_headers_in_xlsx_are_refused(tmp_path):
+    frame = pd.DataFrame([["I1", "03/04/2024", "N", "a", "b"]],
+                         columns=["incident_id", "incident_date", "locality", "narrative", "x"])
+    frame.columns = ["incident_id", "incident_date", "locality", "narrative", "narrative"]
+    path = tmp_path / "dup.xlsx"
+    frame.to_excel(path, index=False)
+    with pytest.raises(InputError, match="more than once"):
+        load_incidents(path)
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [("0001-01-01", "implausible_date"), ("9999-12-31", "future_date"),
+     ("1900-01-01", "implausible_date"), ("31/12/1989", "implausible_date")],
+)
+def test_out_of_range_and_implausible_dates_are_row_rejects(tmp_path, value, reason):
+    res = load_incidents(write(tmp_path, HEADER + GOOD_ROWS + f"I9,{value},N,text,low,no\n"),
+                         today=TODAY)
+    assert len(res.incidents) == 3
+    assert res.rejects[["incident_id", "reason", "value"]].values.tolist() == [["I9", reason, value]]
+
+
+def test_earliest_date_is_a_parameter(tmp_path):
+    path = write(tmp_path, HEADER + "I1,01/06/1985,N,text,low,no\n")
+    assert load_incidents(path, today=TODAY).rejects["reason"].tolist() == ["implausible_date"]
+    res = load_incidents(path, today=TODAY, earliest_date="1980-01-01")
+    assert res.incidents["incident_date"].tolist() == [pd.Timestamp("1985-06-01")]
+
+
+def test_a_nul_byte_rejects_only_its_row_naming_row_and_column(tmp_path):
+    text = HEADER + GOOD_ROWS + "I4,01/01/2024,N,bro\x00ken,low,no\n" + "I5,01/01/2024,N,fine,low,no\n"
+    res = load_incidents(write(tmp_path, text), today=TODAY)
+    assert res.incidents["incident_id"].tolist() == ["I1", "I2", "I3", "I5"]
+    assert res.rejects[["source_row", "column", "reason"]].values.tolist() == [[5, "narrative", "nul_byte"]]
+
+
+def test_fields_over_the_csv_module_limit_are_read(tmp_path):
+    huge = "word " * 40_000
+    res = load_incidents(write(tmp_path, HEADER + f"I1,01/01/2024,N,{huge},low,no\n"), today=TODAY)
+    assert len(res.incidents.loc[0, "narrative"]) == len(huge.strip())
+
+
+def test_a_20000_column_export_reads_only_the_contract_columns(tmp_path):
+    extra = ",".join(f"c{i}" for i in range(20_000))
+    values = ",".join("x" for _ in range(20_000))
+    text = HEADER.strip() + "," + extra + "\n" + "I1,01/01/2024,N,text,low,no," + values + "\n"
+    res = load_incidents(write(tmp_path, text), today=TODAY)
+    assert list(res.incidents.columns)[:4] == ["incident_id", "incident_date", "locality", "narrative"]
+    assert len(res.incidents.columns) == 7  # 6 contract columns + source_row
+    assert len(res.dropped_columns) == 20_000
 
 
 @pytest.mark.parametrize(

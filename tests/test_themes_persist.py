@@ -70,6 +70,26 @@ def test_corrupt_array_is_refused(saved, tmp_path):
         load_model(bad)
 
 
+def test_npy_header_claiming_a_huge_array_is_refused_before_loading(saved, tmp_path):
+    _, path = saved
+    bad = _copy(path, tmp_path / "huge")
+    raw = (bad / "sizes.npy").read_bytes()
+    header = np.lib.format.header_data_from_array_1_0(np.zeros(1))
+    header["shape"] = (50_000_000_000,)  # 373 GiB of float64
+    import io as _io
+
+    buf = _io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, header)
+    (bad / "sizes.npy").write_bytes(buf.getvalue() + raw[-64:])
+    manifest = json.loads((bad / "manifest.json").read_text())
+    import hashlib
+
+    manifest["files"]["sizes.npy"] = hashlib.sha256((bad / "sizes.npy").read_bytes()).hexdigest()
+    (bad / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ModelError, match="sizes.npy header claims 400,000,000,000 bytes"):
+        load_model(bad)
+
+
 def test_incompatible_version_is_refused(saved, tmp_path):
     _, path = saved
     bad = _copy(path, tmp_path / "old")
@@ -163,6 +183,43 @@ def test_cli_fit_apply_evaluate(export, tmp_path, capsys):
         "seconds",
         "best_match_f1",
     } <= set(result)
+
+
+def test_cli_outputs_never_overwrite_the_input(export, tmp_path, capsys):
+    before = export.read_bytes()
+    model_dir = tmp_path / "model"
+    assert main(["themes", "fit", str(export), "--out", str(model_dir), "--k", "4"]) == 0
+    assert main(["themes", "apply", str(model_dir), str(export), "--out", str(export)]) == 2
+    assert main(["themes", "fit", str(export), "--out", str(export)]) == 2
+    assert main(["validate", str(export), "--rejects", str(export)]) == 2
+    assert main(["redact", str(export), "--out", str(export)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("would overwrite the input file") == 4
+    assert "Traceback" not in err
+    assert export.read_bytes() == before
+
+
+def test_cli_unwritable_output_folder_is_one_line_exit_2(export, tmp_path, capsys):
+    import os
+
+    if os.geteuid() == 0:
+        locked = tmp_path / "file-not-folder"
+        locked.write_text("x")
+        target = locked / "sub"
+    else:
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        target = locked / "sub"
+    commands = [
+        ["themes", "fit", str(export), "--out", str(target / "model"), "--k", "4"],
+        ["redact", str(export), "--out", str(target / "r.csv")],
+        ["validate", str(export), "--rejects", str(target / "rej.csv")],
+        ["synth", "--out", str(target / "s.csv"), "--n", "50"],
+    ]
+    for argv in commands:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "cannot write output here" in err, (argv, err)
 
 
 def test_cli_bad_model_dir_is_one_line_exit_2(export, tmp_path, capsys):

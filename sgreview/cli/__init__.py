@@ -57,6 +57,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
+    except OSError as err:
+        # A folder that cannot be created or written (permissions, read-only or full disk) is
+        # the user's to fix: one line naming it, exit 2. Other OS errors stay loud.
+        from sgreview.io import UNWRITABLE_ERRNOS
+
+        if err.errno in UNWRITABLE_ERRNOS and err.filename:
+            print(f"sgreview: error: {err.filename}: cannot write output here "
+                  f"({err.strerror})", file=sys.stderr)
+            return 2
+        raise
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -48,8 +48,14 @@ def _read(path: str) -> pd.DataFrame:
 
 
 def run_compare(args: argparse.Namespace) -> int:
-    from sgreview.compare import compare, prepare_assignments, write_comparison
+    from pathlib import Path
 
+    from sgreview.compare import compare, prepare_assignments, write_comparison
+    from sgreview.io import check_outputs
+
+    out = Path(args.out)
+    written = ("funnel.csv", "spc.csv", "theme_by_group.csv", "special_cause.csv", "dispersion.json")
+    check_outputs([out, *(out / n for n in written)], [args.assignments, args.denominators])
     assignments = _read(args.assignments)
     assignments = prepare_assignments(assignments, args.group_by, source=args.assignments)
     denominators = None

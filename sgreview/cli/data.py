@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sgreview.io import to_json, write_csv
-from sgreview.schema import LoadResult, load_incidents, parse_column_map
+from sgreview.errors import ParameterError
+from sgreview.io import check_outputs, to_json, write_csv
+from sgreview.schema import EARLIEST_DATE, LoadResult, load_incidents, parse_column_map
 
 
 def add_map_argument(parser: argparse.ArgumentParser) -> None:
-    """The shared ``--map CANONICAL=SOURCE`` option (repeatable)."""
+    """The shared loading options: ``--map CANONICAL=SOURCE``, ``--keep COL``, ``--earliest-date``."""
     parser.add_argument(
         "--map",
         action="append",
@@ -18,6 +19,37 @@ def add_map_argument(parser: argparse.ArgumentParser) -> None:
         metavar="CANONICAL=SOURCE",
         help="map a source column to a canonical one, e.g. narrative=Description (repeatable)",
     )
+    parser.add_argument(
+        "--keep",
+        action="append",
+        default=[],
+        metavar="COL",
+        help="carry this extra (non-contract) column through to outputs (repeatable); refused "
+        "when it holds free text or identifiers. Other extra columns are never read.",
+    )
+    parser.add_argument(
+        "--earliest-date",
+        default=str(EARLIEST_DATE),
+        metavar="YYYY-MM-DD",
+        help=f"earliest plausible incident date; earlier ones are rejected (default {EARLIEST_DATE})",
+    )
+
+
+def load_options(args: argparse.Namespace) -> dict:
+    """``load_incidents`` keyword arguments from the shared loading options."""
+    import datetime as dt
+
+    try:
+        earliest = dt.date.fromisoformat(str(args.earliest_date).strip())
+    except ValueError:
+        raise ParameterError(
+            f"--earliest-date expects YYYY-MM-DD, got '{args.earliest_date}'"
+        ) from None
+    return {
+        "columns": parse_column_map(args.map),
+        "keep_columns": list(args.keep),
+        "earliest_date": earliest,
+    }
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -50,7 +82,9 @@ def print_reconciliation(result: LoadResult, stream=None) -> None:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    result = load_incidents(args.data, parse_column_map(args.map))
+    if args.rejects:
+        check_outputs([args.rejects], [args.data])
+    result = load_incidents(args.data, **load_options(args))
     if args.rejects:
         write_csv(result.rejects, args.rejects)
     if args.json:

@@ -9,11 +9,18 @@ from pathlib import Path
 
 import pandas as pd
 
-from sgreview.cli.data import add_map_argument, print_reconciliation
-from sgreview.errors import InputError, ParameterError
-from sgreview.io import neutralise_formulas, sha256_file, write_bytes, write_csv, write_json
+from sgreview.cli.data import add_map_argument, load_options, print_reconciliation
+from sgreview.errors import ParameterError
+from sgreview.io import (
+    check_outputs,
+    neutralise_formulas,
+    sha256_file,
+    write_bytes,
+    write_csv,
+    write_json,
+)
 from sgreview.redact import TAGS, redact_incidents, redact_texts
-from sgreview.schema import load_incidents, parse_column_map
+from sgreview.schema import load_incidents
 
 OUTPUT_SUFFIXES = (".csv", ".xlsx", ".parquet")
 
@@ -24,7 +31,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="write the file with narratives redacted",
         description="Load and validate an incident export, replace identifiers in the narratives "
         "with typed tags ([NHS_NUMBER], [NAME], ...) and write the accepted rows to --out "
-        "(.csv, .xlsx or .parquet). Prints counts by identifier type, never the values. "
+        "(.csv, .xlsx or .parquet). Only the data contract's columns (and --keep columns, "
+        "checked by content) are written; every other column is dropped and named. Prints "
+        "counts by identifier type, never the values. "
         "Exit 0 when every row is accepted, 1 when some rows are rejected, 2 when the input "
         "cannot be used.",
     )
@@ -46,14 +55,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=_redact)
 
 
-def _check_out(path: str, data: str) -> Path:
-    out = Path(path)
+def _check_out(args: argparse.Namespace) -> Path:
+    out = Path(args.out)
     if out.suffix.lower() not in OUTPUT_SUFFIXES:
         raise ParameterError(
-            f"--out must end in {', '.join(OUTPUT_SUFFIXES)}", path=path
+            f"--out must end in {', '.join(OUTPUT_SUFFIXES)}", path=args.out
         )
-    if out.resolve() == Path(data).resolve():
-        raise ParameterError("--out would overwrite the input file", path=path)
+    check_outputs([args.out, args.rejects, args.log], [args.data])
     return out
 
 
@@ -71,13 +79,12 @@ def write_table(df: pd.DataFrame, path: Path) -> Path:
 
 
 def _redact(args: argparse.Namespace) -> int:
-    out = _check_out(args.out, args.data)
-    result = load_incidents(args.data, parse_column_map(args.map))
-    missing = [c for c in args.name_column if c not in result.incidents.columns]
-    if missing:
-        raise InputError(f"--name-column not found: {', '.join(missing)}", path=args.data)
+    out = _check_out(args)
+    result = load_incidents(args.data, name_columns=args.name_column, **load_options(args))
+    names = result.names
     redacted, counts = redact_incidents(
-        result.incidents, column="narrative", name_columns=args.name_column
+        pd.concat([result.incidents, names], axis=1), column="narrative",
+        name_columns=list(names.columns),
     )
     write_table(redacted, out)
     if args.rejects:
@@ -100,5 +107,9 @@ def _redact(args: argparse.Namespace) -> int:
     print(f"redacted {total} identifiers in {len(redacted)} narratives:")
     for kind in TAGS:
         print(f"  {TAGS[kind]}: {counts[kind]}")
+    dropped = result.dropped_columns
+    if dropped:
+        shown = ", ".join(dropped[:20]) + (f" and {len(dropped) - 20} more" if len(dropped) > 20 else "")
+        print(f"dropped {len(dropped)} column(s) outside the data contract (not written): {shown}")
     print(f"written to {out}")
     return 1 if len(result.rejects) else 0

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from sgreview.cli.data import add_map_argument
+from sgreview.cli.data import add_map_argument, load_options
 from sgreview.errors import ParameterError
-from sgreview.io import to_json, write_csv
-from sgreview.schema import UNTHEMED_ID, LoadResult, load_incidents, parse_column_map
+from sgreview.io import check_outputs, to_json, write_csv
+from sgreview.schema import UNTHEMED_ID, LoadResult, load_incidents
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -97,11 +97,19 @@ def _k(value: str) -> int | str:
     return k
 
 
-def _load(args: argparse.Namespace, keep: tuple[str, ...] = ()) -> tuple[pd.DataFrame, LoadResult]:
-    """Load, validate and redact; rejected rows are reported on stderr."""
+def _load(args: argparse.Namespace, read_only: tuple[str, ...] = ()) -> tuple[pd.DataFrame, LoadResult]:
+    """Load, validate and redact; rejected rows are reported on stderr.
+
+    ``read_only`` columns are read for this command but never written (a human coding being
+    evaluated), so they skip the free-text check that ``--keep`` columns get.
+    """
     from sgreview.redact import redact_incidents
 
-    result = load_incidents(args.data, parse_column_map(args.map))
+    options = load_options(args)
+    if read_only:
+        options["keep_columns"] = [*options["keep_columns"], *read_only]
+        options["vet_kept"] = not read_only
+    result = load_incidents(args.data, **options)
     rec = result.reconciliation
     if rec.get("rows_rejected"):
         reasons = ", ".join(f"{r}: {c}" for r, c in rec.get("by_reason", {}).items())
@@ -109,7 +117,10 @@ def _load(args: argparse.Namespace, keep: tuple[str, ...] = ()) -> tuple[pd.Data
             f"sgreview: {rec['rows_rejected']} of {rec['rows_read']} rows rejected ({reasons})",
             file=sys.stderr,
         )
-    incidents, _counts = redact_incidents(result.incidents)
+    names = result.names
+    incidents, _counts = redact_incidents(
+        pd.concat([result.incidents, names], axis=1), name_columns=list(names.columns)
+    )
     return incidents, result
 
 
@@ -122,6 +133,8 @@ def _fit(args: argparse.Namespace) -> int:
 
     k = _k(args.k)
     out = Path(args.out)
+    check_outputs([out, args.assignments, out / "codebook.yaml", out / "manifest.json"],
+                  [args.data, args.codebook if args.codebook != "taxonomy" else None])
     incidents, result = _load(args)
     model = fit_themes(
         incidents, k=k, seed=args.seed, codebook=args.codebook, previous=args.previous
@@ -141,6 +154,8 @@ def _fit(args: argparse.Namespace) -> int:
 def _apply(args: argparse.Namespace) -> int:
     from sgreview.themes import apply_themes, load_model, theme_evidence, themes_table
 
+    check_outputs([args.out, args.themes, args.evidence],
+                  [args.data, args.model, Path(args.model) / "codebook.yaml"])
     model = load_model(args.model)
     incidents, result = _load(args)
     assignments = apply_themes(model, incidents)
@@ -160,7 +175,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from sgreview.themes import evaluate_themes
 
     k = _k(args.k)
-    incidents, _result = _load(args)
+    incidents, _result = _load(args, read_only=(args.label_column,))
     if args.label_column not in incidents.columns:
         raise ParameterError(
             f"label column '{args.label_column}' not found; columns are: "

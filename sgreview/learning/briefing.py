@@ -27,6 +27,7 @@ from sgreview.errors import InputError
 from sgreview.learning.actions import complete_periods, period_freq
 from sgreview.schema import HARM_LEVELS, parse_dates
 from sgreview.schema import UNTHEMED_ID as UNTHEMED
+from sgreview.textsafe import CONTENT_SECURITY_POLICY, md
 
 PACKAGE = Path(__file__).resolve().parents[1]
 TEMPLATES = PACKAGE / "templates"
@@ -116,19 +117,31 @@ def _env() -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    env.globals["content_security_policy"] = CONTENT_SECURITY_POLICY
     env.filters["md"] = _md_text
     env.filters["md_cell"] = _md_cell
+    env.filters["md_data"] = _md_cell
     env.filters["md_row"] = _md_row
     return env
 
 
 def _md_text(value: Any) -> str:
-    """Text safe to put in Markdown: record text must not become HTML when rendered."""
-    return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Template text with data in it, safe for Markdown: no HTML, no links or images.
+
+    The sentence's own emphasis stays; ``[``, ``]`` and ``://`` are escaped so a label or
+    name holding ``[x](http://...)`` or ``![](...)`` shows as typed, never as a live link or
+    a remote image.
+    """
+    text = str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text.replace("[", "\\[").replace("]", "\\]").replace("://", "\\://")
 
 
 def _md_cell(value: Any) -> str:
-    return _md_text(value).replace("|", "\\|").replace("\n", " ")
+    """A table cell or excerpt: wholly data, so every Markdown character is inert.
+
+    A lone ``*`` (the disclosure symbol) cannot open emphasis, so it stays readable.
+    """
+    return "*" if str(value).strip() == "*" else md(value)
 
 
 def _md_row(cells: Sequence[Any], bold: bool = False) -> str:

@@ -10,17 +10,19 @@ stage's saved tables from the run folder rather than recomputing them differentl
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import difflib
 import re
 import shutil
 import tempfile
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from sgreview.errors import InputError, ModelError, ParameterError
+from sgreview.schema import EARLIEST_DATE
 
 #: The repository root (the package's parent), so paths never depend on the working folder.
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -36,6 +38,10 @@ THEMES_DIR = "themes"
 LOCALITIES_DIR = "localities"
 COMPARISON_DIR = "comparison"
 LEARNING_DIR = "learning"
+
+#: The stage hand-off files (Parquet keeps values exact; the CSVs beside them are for people).
+ASSIGNMENTS_PARQUET = "assignments.parquet"
+THEMES_PARQUET = "themes.parquet"
 
 #: Assignment columns the later stages rely on (DESIGN.md).
 ASSIGNMENT_COLUMNS = ("incident_id", "locality", "incident_date", "theme_id", "theme_label", "score")
@@ -114,24 +120,29 @@ def load_redacted(
     *,
     locality: str | None = None,
     incident_ids: Collection[str] | None = None,
+    keep_columns: Collection[str] | None = None,
+    earliest_date: dt.date | str | None = EARLIEST_DATE,
 ) -> LoadedData:
     """Load and validate an export, then redact narratives before anything else can see them.
 
     ``locality`` (or ``incident_ids``) keeps only those incidents *before* redaction, so a
     locality report never holds another locality's narratives in memory, let alone on
-    screen, and a case set's briefing redacts only the case set.
+    screen, and a case set's briefing redacts only the case set. Only contract columns and
+    ``keep_columns`` (vetted by content) are loaded; ``earliest_date`` bounds incident dates.
     """
     from sgreview.redact import redact_incidents
     from sgreview.schema import load_incidents
 
-    result = load_incidents(Path(data_path), dict(columns) if columns else None)
-    incidents = result.incidents
+    result = load_incidents(Path(data_path), dict(columns) if columns else None,
+                            keep_columns=list(keep_columns or ()), earliest_date=earliest_date)
+    # Name columns are read only to redact those names from the same row's narrative.
+    incidents = pd.concat([result.incidents, result.names], axis=1)
     if locality is not None:
         check_locality(locality, incidents["locality"], source=data_path)
         incidents = incidents.loc[incidents["locality"] == locality]
     if incident_ids is not None:
         incidents = incidents.loc[incidents["incident_id"].isin(list(incident_ids))]
-    name_columns = [c for c in ("patient_name", "name", "forename", "surname") if c in incidents]
+    name_columns = list(result.names.columns)
     redacted, counts = redact_incidents(incidents, "narrative", name_columns=name_columns)
     return LoadedData(
         incidents=redacted.reset_index(drop=True),
@@ -159,6 +170,31 @@ def slug(text: str) -> str:
     """A folder-safe name for a locality or case set ("North East" -> "north-east")."""
     cleaned = re.sub(r"[^a-z0-9]+", "-", str(text).lower()).strip("-")
     return cleaned or "unnamed"
+
+
+def check_folder_names(
+    names: Collection[str], what: str = "localities", slugger: Callable[[str], str] | None = None
+) -> None:
+    """Refuse names that would share one output folder ("North South" and "North/South").
+
+    Run at parameter validation, before any stage runs: found later, the second report
+    would overwrite the first's folder, or fail after earlier stages had already run.
+    Folder names are compared without case (Windows and macOS folders ignore case).
+    """
+    make = slugger or slug
+    folders: dict[str, list[str]] = {}
+    for name in names:
+        folders.setdefault(make(str(name)).casefold(), []).append(str(name))
+    clashes = {f: n for f, n in folders.items() if len(n) > 1}
+    if clashes:
+        folder, clash = sorted(clashes.items())[0]
+        listed = " and ".join(f"'{n}'" for n in clash)
+        raise ParameterError(
+            f"{what} {listed} would share the output folder '{folder}'; rename one in the "
+            f"data (or review them in separate runs)"
+            + (f"; {len(clashes) - 1} more clash(es)" if len(clashes) > 1 else ""),
+            column="locality" if what == "localities" else None,
+        )
 
 
 def stage_dir(output_dir: str | Path, *parts: str) -> Path:
@@ -203,32 +239,38 @@ def model_path(output_dir: str | Path, model_dir: str | Path | None = None) -> P
 
 
 def read_assignments(output_dir: str | Path) -> pd.DataFrame:
-    """Read the discovery stage's ``themes/assignments.csv`` with the right types.
+    """Read the discovery stage's ``themes/assignments.parquet`` with the right types.
 
     Later stages use this saved table (not a fresh fit) so that every locality, the
     comparison and the learning summary count the same incidents under the same themes.
+    It is the Parquet twin of ``assignments.csv``: values round-trip exactly, where the CSV's
+    formula-neutralised cells ("'=North") would not.
     """
-    path = Path(output_dir).expanduser().resolve() / THEMES_DIR / "assignments.csv"
+    path = Path(output_dir).expanduser().resolve() / THEMES_DIR / ASSIGNMENTS_PARQUET
     if not path.exists():
         raise ModelError(
             "no theme assignments in this run folder; run 02_theme_discovery first", path=path
         )
-    frame = pd.read_csv(path, dtype={"incident_id": str, "theme_id": str, "locality": str})
+    frame = pd.read_parquet(path)
     missing = [c for c in ASSIGNMENT_COLUMNS if c not in frame]
     if missing:
         raise InputError(f"assignments lack columns {missing}", path=path)
-    frame["incident_date"] = pd.to_datetime(frame["incident_date"])
+    for col in ("incident_id", "theme_id", "locality"):
+        frame[col] = frame[col].astype(str)
+    frame["incident_date"] = pd.to_datetime(frame["incident_date"]).astype("datetime64[ns]")
     if "secondary_themes" in frame:
         frame["secondary_themes"] = frame["secondary_themes"].fillna("").astype(str)
     return frame
 
 
 def read_themes_table(output_dir: str | Path) -> pd.DataFrame:
-    """Read ``themes/themes.csv`` written by discovery."""
-    path = Path(output_dir).expanduser().resolve() / THEMES_DIR / "themes.csv"
+    """Read ``themes/themes.parquet`` written by discovery (twin of ``themes.csv``)."""
+    path = Path(output_dir).expanduser().resolve() / THEMES_DIR / THEMES_PARQUET
     if not path.exists():
         raise ModelError("no themes table in this run folder; run 02_theme_discovery first", path=path)
-    return pd.read_csv(path, dtype={"theme_id": str})
+    frame = pd.read_parquet(path)
+    frame["theme_id"] = frame["theme_id"].astype(str)
+    return frame
 
 
 def in_window(

@@ -26,6 +26,7 @@ from sgreview.pipeline.common import (
 )
 from sgreview.pipeline.discovery import ensure_model
 from sgreview.schema import UNTHEMED_ID
+from sgreview.textsafe import md
 
 #: Funnel plots drawn for at most this many themes (those with the strongest flags).
 MAX_FUNNELS = 4
@@ -147,10 +148,10 @@ def _summary(result, flagged: pd.DataFrame, group_by: str) -> str:
     span = (f" over {window['window_start']} to {window['window_end']}"
             if window.get("window_start") else "")
     lines = [
-        f"**Comparison at a glance.** {groups} {group_by} groups were compared on "
+        f"**Comparison at a glance.** {groups} {md(group_by)} groups were compared on "
         f"{ct.counts.shape[0]} themes{span}, each group against all other groups combined."
         if result.options.get("target") == "leave_one_out" else
-        f"**Comparison at a glance.** {groups} {group_by} groups were compared on "
+        f"**Comparison at a glance.** {groups} {md(group_by)} groups were compared on "
         f"{ct.counts.shape[0]} themes{span}, each group against all groups together."
     ]
     if pd.notna(ct.p_value):
@@ -170,7 +171,7 @@ def _summary(result, flagged: pd.DataFrame, group_by: str) -> str:
     if len(alarms) or len(alarms_low):
         def said(r, how: str) -> str:
             note = getattr(r, "note", "")
-            return f"{r.theme_label} in {r.locality} ({how}{'; ' + note if note else ''})"
+            return f"{md(r.theme_label)} in {md(r.locality)} ({how}{'; ' + md(note) if note else ''})"
 
         parts = [said(r, "higher") for r in alarms.itertuples()]
         parts += [said(r, "lower") for r in alarms_low.itertuples()]
@@ -190,7 +191,7 @@ def _summary(result, flagged: pd.DataFrame, group_by: str) -> str:
     latest = now.loc[now["latest_special_cause"].astype(bool)] if len(now) else now
     overall = latest.loc[latest["locality"] == "All"] if len(latest) else latest
     if len(overall):
-        parts = [f"{r.theme_label} ({views.rule_text(r.latest_rule)})" for r in overall.itertuples()]
+        parts = [f"{md(r.theme_label)} ({views.rule_text(r.latest_rule)})" for r in overall.itertuples()]
         lines.append("**What changed:** organisation-wide special-cause variation in the latest period for " + "; ".join(parts) + ".")
     else:
         lines.append(
@@ -202,5 +203,5 @@ def _summary(result, flagged: pd.DataFrame, group_by: str) -> str:
     todo.append("read each locality's own report for its trends and learning")
     lines.append("**What to do:** " + "; ".join(todo) + ".")
     if result.warnings:
-        lines.append("*Note:* " + " ".join(result.warnings))
+        lines.append("*Note:* " + " ".join(map(md, result.warnings)))
     return "\n\n".join(lines)

@@ -14,9 +14,11 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from sgreview import views
-from sgreview.io import write_csv
+from sgreview.io import write_csv, write_parquet
 from sgreview.pipeline.common import (
+    ASSIGNMENTS_PARQUET,
     THEMES_DIR,
+    THEMES_PARQUET,
     copy_file,
     is_demo_location,
     load_redacted,
@@ -27,6 +29,7 @@ from sgreview.pipeline.common import (
     write_figure_records,
 )
 from sgreview.schema import UNTHEMED_ID
+from sgreview.textsafe import md
 
 #: Stability below this is called out: the theme may not reappear on new data.
 LOW_STABILITY = 0.6
@@ -59,6 +62,8 @@ def theme_discovery(
     output_dir: str | Path,
     *,
     columns: dict[str, str] | None = None,
+    keep_columns: list[str] | None = None,
+    earliest_date: str | None = "1990-01-01",
     k: int | str = "auto",
     seed: int = 42,
     codebook_path: str | Path | None = None,
@@ -85,14 +90,15 @@ def theme_discovery(
     )
 
     policy = views.policy(suppression_threshold, rounding_base, disclosure)
-    loaded = load_redacted(data_path, columns)
+    loaded = load_redacted(data_path, columns, keep_columns=keep_columns,
+                           earliest_date=earliest_date)
     incidents = loaded.incidents
     codebook = resolve_optional(codebook_path)
     if model_dir not in (None, ""):
         model = load_model(model_path(output_dir, model_dir))
         if codebook is not None:
             _use_codebook(model, codebook)
-        how = f"the saved theme model `{Path(model_dir).name}` was applied (not refitted), so theme ids match earlier runs"
+        how = f"the saved theme model *{md(Path(model_dir).name)}* was applied (not refitted), so theme ids match earlier runs"
     else:
         model = fit_themes(incidents, k=k, seed=seed, codebook=codebook)
         how = "a new theme model was fitted"
@@ -103,9 +109,14 @@ def theme_discovery(
     assignments = apply_themes(model, incidents)
     evidence = theme_evidence(model, incidents, assignments, n=5)
     table = themes_table(model, assignments, evidence)
+    frame = assignment_frame(assignments)
     with staged_files(out) as tmp:
-        write_csv(assignment_frame(assignments), tmp / "assignments.csv")
+        # CSV for people (formula-safe); Parquet for the later stages (values exact).
+        write_csv(frame, tmp / "assignments.csv")
         write_csv(table, tmp / "themes.csv")
+        write_parquet(frame.assign(incident_date=pd.to_datetime(frame["incident_date"])),
+                      tmp / ASSIGNMENTS_PARQUET)
+        write_parquet(table, tmp / THEMES_PARQUET)
         if (target / "codebook.yaml").exists():
             copy_file(target / "codebook.yaml", tmp / "codebook.yaml")
         paths = {p.stem: out / p.name for p in tmp.iterdir()} | {"model": target}
@@ -141,7 +152,7 @@ def ensure_model(
     from sgreview.errors import ModelError
 
     path = model_path(output_dir, model_dir)
-    assignments = Path(output_dir).expanduser().resolve() / THEMES_DIR / "assignments.csv"
+    assignments = Path(output_dir).expanduser().resolve() / THEMES_DIR / ASSIGNMENTS_PARQUET
     if path.exists() and assignments.exists():
         return path
     if is_demo_location(data_path) and model_dir in (None, ""):
@@ -182,7 +193,7 @@ def _summary(table: pd.DataFrame, unthemed: float, n: int, how: str) -> str:
     ]
     if len(themed):
         top = themed.head(3)
-        names = "; ".join(f"{r.theme_label} ({views.pct(r.size, n, 0)})" for r in top.itertuples())
+        names = "; ".join(f"{md(r.theme_label)} ({views.pct(r.size, n, 0)})" for r in top.itertuples())
         lines.append(f"The largest themes are {names}.")
         stable = themed["stability"].astype(float)
         weak = themed.loc[stable < LOW_STABILITY]
@@ -190,7 +201,7 @@ def _summary(table: pd.DataFrame, unthemed: float, n: int, how: str) -> str:
             lines.append(
                 f"{len(weak)} theme{'s are' if len(weak) > 1 else ' is'} less stable "
                 f"(reappears in under {LOW_STABILITY:.0%} of resamples), e.g. "
-                f"{weak.iloc[0]['theme_label']}: treat with caution."
+                f"{md(weak.iloc[0]['theme_label'])}: treat with caution."
             )
         else:
             lines.append(

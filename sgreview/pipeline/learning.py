@@ -28,6 +28,7 @@ from sgreview.pipeline.common import (
     write_figure_records,
 )
 from sgreview.pipeline.discovery import ensure_model
+from sgreview.textsafe import md
 
 #: An action's effect needs a direction; with none set, a safeguarding action aims to reduce
 #: its theme (the learning helper's default too).
@@ -79,6 +80,7 @@ def learning_summary(
     case_incident_ids: list[str] | None = None,
     case_filter: dict | None = None,
     columns: dict[str, str] | None = None,
+    earliest_date: str | None = "1990-01-01",
     model_dir: str | Path | None = None,
     actions_path: str | Path | None = None,
     denominators_path: str | Path | None = None,
@@ -101,7 +103,8 @@ def learning_summary(
     assignments = read_assignments(output_dir)
     themes = read_themes_table(output_dir)
     case = learning.select_case_set(assignments, themes=themes, name=name, **spec)
-    incidents = load_redacted(data_path, columns, incident_ids=case["incident_id"]).incidents
+    incidents = load_redacted(data_path, columns, incident_ids=case["incident_id"],
+                              earliest_date=earliest_date).incidents
     model = load_model(model_path(output_dir, model_dir))
     evidence = theme_evidence(
         model, incidents, assignments.loc[assignments["incident_id"].isin(incidents["incident_id"])], n=3
@@ -155,7 +158,7 @@ def _summary(name: str, result, policy, direction: str) -> str:
     briefing = result.briefing
     counts = briefing.tables["case_set_summary"].set_index("measure")["value"]
     n = int(counts.get("incidents", 0))
-    lines = [f"**{name} at a glance.** The case set holds {policy.about(n)} incidents."]
+    lines = [f"**{md(name)} at a glance.** The case set holds {policy.about(n)} incidents."]
     if briefing.fully_suppressed:
         lines.append(
             "It is so small that every count is below the disclosure threshold, so the briefing "
@@ -165,7 +168,7 @@ def _summary(name: str, result, policy, direction: str) -> str:
     if comparison is not None and len(comparison) and not briefing.fully_suppressed:
         label_col = "theme_label" if "theme_label" in comparison else "theme_id"
         top = comparison.iloc[0]
-        lines.append(f"Its leading theme is {top[label_col]}.")
+        lines.append(f"Its leading theme is {md(top[label_col])}.")
     effects = result.effects
     if effects is not None and len(effects):
         done = effects.loc[effects["status"].astype(str) == "completed"]

@@ -34,6 +34,7 @@ from sgreview.pipeline.common import (
 )
 from sgreview.pipeline.discovery import ensure_model
 from sgreview.schema import UNTHEMED_ID
+from sgreview.textsafe import md
 
 #: Themes charted in the locality's trend panel (its largest, by count).
 TREND_THEMES = 6
@@ -128,6 +129,7 @@ def locality_review(
     locality: str,
     *,
     columns: dict[str, str] | None = None,
+    earliest_date: str | None = "1990-01-01",
     model_dir: str | Path | None = None,
     seed: int = 42,
     denominators_path: str | Path | None = None,
@@ -187,7 +189,7 @@ def locality_review(
     spc = spc.loc[spc["locality"] == locality].reset_index(drop=True)
     signals = special_cause_summary(spc)
 
-    loaded = load_redacted(data_path, columns, locality=locality)
+    loaded = load_redacted(data_path, columns, locality=locality, earliest_date=earliest_date)
     incidents = loaded.incidents.loc[loaded.incidents["incident_id"].isin(local["incident_id"])]
     evidence = theme_evidence(model, incidents, local.loc[local["incident_id"].isin(incidents["incident_id"])], n=3)
     practice = practice_profile(incidents["narrative"])
@@ -206,7 +208,7 @@ def locality_review(
     top = profile.loc[profile["theme_id"] != UNTHEMED_ID, "theme_id"].head(TREND_THEMES).tolist()
     result = LocalityReview(
         locality=locality,
-        title=f"## {locality}" + (f", {span}" if span else ""),
+        title=f"## {md(locality)}" + (f", {span}" if span else ""),
         summary=_summary(locality, local, profile, signals, actions, practice, policy,
                          period_start, period_end),
         profile=views.profile_table(profile, policy, others=OTHERS, flag_basis=_flag_basis(funnel)),
@@ -301,7 +303,7 @@ def largest_themes_sentence(profile: pd.DataFrame, policy) -> str:
         return (f"Its incidents are spread over {len(own)} theme(s), each with too few incidents "
                 "here to show (small counts are suppressed).")
     parts = [
-        f"{r.theme_label} ({r.share:.0%} of its incidents, against {r.others_share:.0%} in "
+        f"{md(r.theme_label)} ({r.share:.0%} of its incidents, against {r.others_share:.0%} in "
         "all other localities combined)"
         for r in shown.head(3).itertuples()
     ]
@@ -320,7 +322,7 @@ def _summary(
         span = f"between {first:%B %Y} and {last:%B %Y}"
     else:
         span = f"between {period_start or 'the start'} and {period_end or 'the end'} of the data"
-    lines = [f"**{locality} at a glance.** {locality} recorded {views.one_count(n, policy)} incidents {span}."]
+    lines = [f"**{md(locality)} at a glance.** {md(locality)} recorded {views.one_count(n, policy)} incidents {span}."]
     themed = profile.loc[(profile["theme_id"] != UNTHEMED_ID) & ~views.is_suppressed(profile["events"], policy)]
     lines.append(largest_themes_sentence(profile, policy))
     flag = themed["flag"].astype(str)
@@ -330,7 +332,7 @@ def _summary(
     few = int((profile["flag"].astype(str) == "too_few").sum())
     if len(high):
         names = ", ".join(
-            str(r.theme_label) + (f" ({r.note}: most of this theme's incidents are from {locality})"
+            md(r.theme_label) + (f" ({md(r.note)}: most of this theme's incidents are from {md(locality)})"
                                   if getattr(r, "note", "") else "")
             for r in high.itertuples())
         lines.append("**What stands out:** higher than in all other localities combined, beyond "
@@ -340,7 +342,7 @@ def _summary(
                      "combined beyond the 99.8% limits (no alarm).")
     if len(low):
         lines.append("Lower beyond the 99.8% limits (alarm): "
-                     + ", ".join(low["theme_label"].astype(str)) + ".")
+                     + ", ".join(map(md, low["theme_label"])) + ".")
     if len(alerts):
         lines.append(f"{len(alerts)} theme(s) lie outside the 95% limits only (alert), which "
                      "chance alone often produces across many themes: read, do not act on them alone.")
@@ -349,7 +351,7 @@ def _summary(
     shown = set(themed["theme_id"])
     changing = signals.loc[signals["latest_special_cause"].astype(bool) & signals["theme_id"].isin(shown)] if len(signals) else signals
     if len(changing):
-        parts = [f"{r.theme_label} ({views.rule_text(r.latest_rule)})" for r in changing.itertuples()]
+        parts = [f"{md(r.theme_label)} ({views.rule_text(r.latest_rule)})" for r in changing.itertuples()]
         lines.append("**What changed:** the latest month shows special-cause variation in " + "; ".join(parts) + ".")
     elif len(signals):
         lines.append(
@@ -360,7 +362,7 @@ def _summary(
         lines.append("**What changed:** every theme's monthly count shows only common-cause variation.")
     todo = []
     if len(high):
-        todo.append(f"review recent {high.iloc[0]['theme_label']} incidents with the team and ask "
+        todo.append(f"review recent {md(high.iloc[0]['theme_label'])} incidents with the team and ask "
                     "why the rate is higher than elsewhere")
     if actions is not None and len(actions):
         overdue = int(actions["overdue"].astype(bool).sum()) if "overdue" in actions else 0
@@ -371,7 +373,7 @@ def _summary(
             todo.append(f"keep {open_} open action(s) on track")
     common = practice.loc[~views.is_suppressed(practice["incidents"], policy) & (practice["incidents"] > 0)]
     if len(common):
-        todo.append(f"use the team meeting to reflect on {str(common.iloc[0]['name']).lower()}, "
+        todo.append(f"use the team meeting to reflect on {md(str(common.iloc[0]['name']).lower())}, "
                     "the practice theme most often described in these incidents")
     if not todo:
         todo.append("no new action suggested by the data; keep monitoring")

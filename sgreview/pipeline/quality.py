@@ -22,6 +22,7 @@ from sgreview.pipeline.common import (
     staged_files,
     write_figure_records,
 )
+from sgreview.textsafe import md
 
 #: Fields whose completeness matters for a review (DESIGN.md's optional columns).
 QUALITY_FIELDS = (
@@ -74,6 +75,7 @@ def data_quality(
     output_dir: str | Path,
     *,
     columns: dict[str, str] | None = None,
+    earliest_date: str | None = "1990-01-01",
     suppression_threshold: int = 7,
     rounding_base: int = 5,
     disclosure: str = "reviewer",
@@ -85,7 +87,7 @@ def data_quality(
     (counts by identifier type, never values).
     """
     policy = views.policy(suppression_threshold, rounding_base, disclosure)
-    loaded = load_redacted(data_path, columns)
+    loaded = load_redacted(data_path, columns, earliest_date=earliest_date)
     rec = loaded.reconciliation
     out = stage_dir(output_dir, QUALITY_DIR)
 
@@ -118,7 +120,7 @@ def _summary(rec: dict, completeness: pd.DataFrame, redaction: dict[str, int], s
     """The board-level paragraph: whole-organisation figures only, so counts are exact."""
     read, acc, rej = rec["rows_read"], rec["rows_accepted"], rec["rows_rejected"]
     lines = [
-        f"**Data quality at a glance.** {read:,} incident rows were read from `{source}`: "
+        f"**Data quality at a glance.** {read:,} incident rows were read from *{md(source)}*: "
         f"{acc:,} ({views.pct(acc, read)}) were accepted for the review and {rej:,} were "
         "rejected. Every row is accounted for (read = accepted + rejected)."
     ]
@@ -146,10 +148,10 @@ def _summary(rec: dict, completeness: pd.DataFrame, redaction: dict[str, int], s
         worst_loc = rates[worst_field].idxmin()
         lines.append(
             f"The least complete field is **{views.field_text(worst_field)}**, recorded for "
-            f"{overall[worst_field]:.0%} of incidents overall and lowest in {worst_loc} "
+            f"{overall[worst_field]:.0%} of incidents overall and lowest in {md(worst_loc)} "
             f"({rates.loc[worst_loc, worst_field]:.0%})."
         )
-        todo.append(f"ask {worst_loc} to improve recording of {views.field_text(worst_field)}")
+        todo.append(f"ask {md(worst_loc)} to improve recording of {views.field_text(worst_field)}")
     else:
         lines.append(
             f"Every field is at least {COMPLETENESS_TARGET:.0%} complete in every locality."

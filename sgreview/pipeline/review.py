@@ -30,9 +30,11 @@ from sgreview.pipeline.common import (
     QUALITY_DIR,
     REPO_ROOT,
     THEMES_DIR,
+    check_folder_names,
     ensure_demo_data,
     slug,
 )
+from sgreview.schema import EARLIEST_DATE
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 DEMO_CONFIG = REPO_ROOT / "parameters" / "review_demo.yaml"
@@ -132,7 +134,10 @@ def _read_locality_file(path: Path, locality: str) -> tuple[dict[str, Any], dict
     return dict(values), {k: str(path) for k in values}
 
 
-def read_data_facts(data_path: str | Path, columns: Mapping[str, str] | None) -> DataFacts:
+def read_data_facts(
+    data_path: str | Path, columns: Mapping[str, str] | None, *,
+    keep_columns: Sequence[str] = (), earliest_date: Any = EARLIEST_DATE,
+) -> DataFacts:
     """Localities, columns, incident ids and case references of the validated export.
 
     Read through :mod:`sgreview.schema` as the notebooks read it, so a name is checked
@@ -140,7 +145,8 @@ def read_data_facts(data_path: str | Path, columns: Mapping[str, str] | None) ->
     """
     from sgreview.schema import load_incidents
 
-    incidents = load_incidents(Path(data_path), dict(columns) if columns else None).incidents
+    incidents = load_incidents(Path(data_path), dict(columns) if columns else None,
+                               keep_columns=list(keep_columns), earliest_date=earliest_date).incidents
     refs = (incidents["case_ref"].dropna().astype(str).str.strip()
             if "case_ref" in incidents.columns else [])
     return DataFacts(
@@ -236,7 +242,8 @@ def check_columns(config: Any, facts: DataFacts, source: object) -> None:
     if config.group_by not in facts.columns:
         raise ParameterError(
             f"parameter 'group_by': no column {config.group_by!r} in the data "
-            f"(columns: {_listing(sorted(facts.columns), 30)})", path=source)
+            f"(columns: {_listing(sorted(facts.columns), 30)}; a column outside the data "
+            "contract must also be listed in keep_columns)", path=source)
 
 
 def plan_review(
@@ -270,12 +277,14 @@ def plan_review(
     run_model = str(run_dir / THEMES_DIR / "model")
 
     if facts is None:
-        facts = read_data_facts(config.data_path, config.columns)
+        facts = read_data_facts(config.data_path, config.columns,
+                                keep_columns=config.keep_columns, earliest_date=config.earliest_date)
     if localities is None:
         localities = resolve_localities(config.localities, config.data_path, config.columns,
                                         source=config_path, known=facts.localities)
     check_columns(config, facts, config_path)
     check_case_sets(config, facts, config_path)
+    check_folder_names([case.name for case in config.case_sets], "case sets", case_slug)
 
     def job(nb_name: str, name: str, folder: Path, extra: dict, labels: dict,
             extra_sources: dict | None = None) -> Any:
@@ -347,13 +356,16 @@ def resolve_localities(
     if wanted == "all":
         if not known:
             raise ParameterError("no localities found in the data", path=data_path)
+        check_folder_names(known)
         return known
     folded = {" ".join(k.split()).casefold(): k for k in known}
     out = []
     for name in wanted:
         match = folded.get(" ".join(str(name).split()).casefold())
         out.append(match if match is not None else check_locality(str(name), known, source=source))
-    return list(dict.fromkeys(out))
+    out = list(dict.fromkeys(out))
+    check_folder_names(out)
+    return out
 
 
 def _not_run(job: Any, reason: str) -> Any:
@@ -480,7 +492,8 @@ def run_review(
     _ensure_demo_input(Path(config_path), overrides or {})
     config = load_review_config(Path(config_path), overrides or {})
     base = Path(out).expanduser().resolve() if out else REPO_ROOT / "outputs"
-    facts = read_data_facts(config.data_path, config.columns)
+    facts = read_data_facts(config.data_path, config.columns,
+                            keep_columns=config.keep_columns, earliest_date=config.earliest_date)
     localities = resolve_localities(config.localities, config.data_path, config.columns,
                                     source=config_path, known=facts.localities)
     # Validate everything against a placeholder run folder before creating the real one.

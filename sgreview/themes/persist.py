@@ -25,7 +25,7 @@ import numpy as np
 
 from sgreview import __version__
 from sgreview.errors import ModelError, ParameterError, SgreviewError
-from sgreview.io import sha256_file, to_json, write_text
+from sgreview.io import make_dirs, sha256_file, to_json, unwritable, write_text
 from sgreview.themes.carryover import default_codebook
 from sgreview.themes.codebook import Codebook
 from sgreview.themes.model import ThemeModel
@@ -76,8 +76,11 @@ def save_model(model: ThemeModel, directory: str | Path) -> None:
             "refusing to replace a folder that is not a theme model; choose another --out",
             path=target,
         )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    make_dirs(target.parent)
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    except OSError as err:
+        raise unwritable(target, err) from None
     try:
         files = {}
         for name in ARRAYS:
@@ -142,7 +145,7 @@ def load_model(directory: str | Path) -> ThemeModel:
             setattr(model, field, meta.get(field))
         model.vocabulary_ = np.array(meta["vocabulary_"], dtype=object)
         for name in ARRAYS:
-            setattr(model, f"{name}_", np.load(path / f"{name}.npy", allow_pickle=False))
+            setattr(model, f"{name}_", load_array(path / f"{name}.npy"))
         model.seed_token_ids_ = [list(map(int, ids)) for ids in model.seed_token_ids_ or []]
         model.k_scores_ = {int(k): v for k, v in (meta.get("k_scores_") or {}).items()}
         model.agreement_ = float("nan") if model.agreement_ is None else float(model.agreement_)
@@ -162,6 +165,37 @@ def load_model(directory: str | Path) -> ThemeModel:
         # The analyst's edit is the problem, not the model files: say so, keep the line.
         raise ModelError(str(err)) from err
     return model
+
+
+def load_array(file: Path) -> np.ndarray:
+    """``np.load`` after checking the ``.npy`` header against the file's real size.
+
+    Why: the header states the array's shape, and ``np.load`` allocates that much memory
+    before reading. A crafted header claiming a 373 GiB array (with matching checksums in an
+    edited manifest) would exhaust memory instead of being refused.
+    """
+    size = file.stat().st_size
+    with open(file, "rb") as fh:
+        try:
+            version = np.lib.format.read_magic(fh)
+            if version == (1, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
+            else:
+                shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
+        except ValueError as err:
+            raise ModelError(f"corrupt model: {file.name} has no valid .npy header ({err})",
+                             path=file.parent) from None
+        offset = fh.tell()
+    if dtype.hasobject:
+        raise ModelError(f"corrupt model: {file.name} holds Python objects", path=file.parent)
+    need = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    if need != size - offset:
+        raise ModelError(
+            f"corrupt model: {file.name} header claims {need:,} bytes of data but the file "
+            f"holds {size - offset:,}",
+            path=file.parent,
+        )
+    return np.load(file, allow_pickle=False)
 
 
 def _check_shapes(model: ThemeModel) -> None:
