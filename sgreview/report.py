@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from sgreview.io import write_text
-from sgreview.textsafe import CONTENT_SECURITY_POLICY
+from sgreview.textsafe import CONTENT_SECURITY_POLICY, md
 
 
 class ReportRecord(Protocol):
@@ -114,10 +114,10 @@ def _failure_panel(failure: Mapping[str, str], ipynb: Path, log: Path | None) ->
     return (
         '<div class="sgreview-failure" role="alert">\n\n'
         "## This report did not finish\n\n"
-        f"**What failed:** the section *{failure['section']}*: {failure['what']}.\n\n"
+        f"**What failed:** the section *{md(failure['section'])}*: {md(failure['what'])}.\n\n"
         "**What this means:** sections before that point are complete; sections after it "
         "are empty and should not be read as \"nothing found\".\n\n"
-        f"**Where to look:** the analyst notebook `{Path(ipynb).name}` beside this page"
+        f"**Where to look:** the analyst notebook *{md(Path(ipynb).name)}* beside this page"
         f"{log_hint} show the full error. After fixing the cause, "
         "`sgreview review PARAMS.yaml --retry-failed RUN_DIR` reruns only what failed.\n\n"
         "</div>"

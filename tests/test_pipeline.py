@@ -452,7 +452,7 @@ def test_case_sets_sharing_a_folder_name_are_refused(tmp_path, small_export):
     from sgreview.pipeline.review import plan_review
 
     config = _review_yaml(tmp_path, small_export, case_sets=[
-        {"name": "SAR A", "case_ref": "SAR-2025-01"}, {"name": "sar-a", "case_ref": "SAR-2025-01"}])
+        {"name": "SAR A", "case_ref": "SAR-2024-01"}, {"name": "sar-a", "case_ref": "SAR-2024-01"}])
     with pytest.raises(ParameterError, match="case sets 'SAR A' and 'sar-a'"):
         plan_review(config, tmp_path / "run")
 
