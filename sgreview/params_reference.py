@@ -24,6 +24,11 @@ MEANINGS: dict[str, str] = {
                  "YAML file's folder. Only ever read.",
     "columns": "Column map `canonical: source heading` for exports that name columns their own "
                "way, e.g. `{incident_id: Ref, locality: Area}`.",
+    "keep_columns": "Extra (non-contract) columns to carry into outputs, e.g. `[ward_code]`. "
+                    "Each is checked by content and refused when it holds free text or "
+                    "identifiers; every other extra column is never read.",
+    "earliest_date": "Incident dates before this are rejected as `implausible_date` "
+                     "(placeholders such as 1900-01-01); lower it for older exports.",
     "denominators_path": "Optional CSV of `locality, period, denominator` (e.g. occupied bed "
                          "days); funnels then compare rates instead of shares.",
     "denominator_unit": "What the denominator counts, shown in rate labels.",
