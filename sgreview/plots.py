@@ -41,7 +41,7 @@ FLAG_COLOURS = {
     "within": "#4c6272",
     "alert_low": "#0072c6",
     "alarm_low": "#003087",
-    "too_few": "#d8dde0",
+    "too_few": "#f0f4f5",
     "": "#aeb7bd",
 }
 POINT_COLOURS = {
@@ -51,6 +51,43 @@ POINT_COLOURS = {
     "special_cause_neutral_high": COLOURS["neutral"],
     "special_cause_neutral_low": COLOURS["neutral"],
 }
+
+
+#: Dark outline drawn round every data point (see WCAG note in :func:`_draw_spc`).
+OUTLINE = "#231f20"
+#: At most this many groups are named on a funnel plot; the flags table lists them all.
+MAX_FUNNEL_LABELS = 12
+
+
+def place_labels(ax, xs, ys, names, *, max_labels: int = MAX_FUNNEL_LABELS, fontsize: int = 8) -> int:
+    """Name points without overlap: try eight positions round each point, skip when none is free.
+
+    Labels are placed in the given order (most important first); a label that would overlap
+    a placed one, or leave the axes, is tried at the next position, and left out (the table
+    names every flagged group) when no position is free. Returns how many were placed.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig = ax.figure
+    canvas = fig.canvas if hasattr(fig.canvas, "get_renderer") else FigureCanvasAgg(fig)
+    renderer = canvas.get_renderer()
+    placed: list = []
+    offsets = [(5, 5), (5, -11), (-5, 5), (-5, -11), (5, 14), (-5, 14), (5, -20), (-5, -20)]
+    box = ax.get_window_extent(renderer)
+    for x, y, name in list(zip(xs, ys, names, strict=True))[:max_labels]:
+        for dx, dy in offsets:
+            text = ax.annotate(name, (x, y), xytext=(dx, dy), textcoords="offset points",
+                               fontsize=fontsize, ha="left" if dx > 0 else "right", zorder=4,
+                               bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none",
+                                     "alpha": 0.8})
+            extent = text.get_window_extent(renderer)
+            inside = (extent.x0 >= box.x0 and extent.x1 <= box.x1 and extent.y0 >= box.y0
+                      and extent.y1 <= box.y1)
+            if inside and not any(extent.overlaps(other) for other in placed):
+                placed.append(extent)
+                break
+            text.remove()
+    return len(placed)
 
 
 def funnel_plot(
@@ -105,11 +142,12 @@ def funnel_plot(
     flags = rows["flag"].fillna("").astype(str)
     ax.scatter(rows["n"], rows["proportion"] * scale, s=36, zorder=3,
                c=[FLAG_COLOURS.get(f, FLAG_COLOURS["within"]) for f in flags],
-               edgecolor="white", linewidth=0.6)
-    for (_, row), flag in zip(rows.iterrows(), flags, strict=True):
-        if flag.startswith(("alarm", "alert")):
-            ax.annotate(str(row["locality"]), (row["n"], row["proportion"] * scale),
-                        xytext=(4, 4), textcoords="offset points", fontsize=8)
+               edgecolor=OUTLINE, linewidth=0.6)
+    marked = flags.str.startswith(("alarm", "alert")).to_numpy()
+    # Only flagged groups are named, alarms first, and never on top of each other.
+    order = np.argsort(~flags.str.startswith("alarm").to_numpy(), kind="stable")
+    order = order[marked[order]]
+    ax.set_xlim(left=0, right=n_max * 1.08)
     if kind == "proportion":
         ax.yaxis.set_major_formatter(PercentFormatter(decimals=0))
         ax.set_ylabel("share of the group's incidents")
@@ -131,14 +169,18 @@ def funnel_plot(
         note += "\nflags: each group against all others (exact test)"
     if n_hidden:
         note += f"\n{n_hidden} group(s) with 1 to {policy.threshold} incidents not plotted"
-    ax.text(0.99, 0.98, note, transform=ax.transAxes, ha="right", va="top", fontsize=8,
-            color="#425563")
+    # Under the chart, as a caption: in the corner it ran into the key once it had 3 lines.
+    ax.text(0.0, -0.16, note.replace("\n", "; "), transform=ax.transAxes, ha="left", va="top",
+            fontsize=8, color="#425563", wrap=True)
     handles = [Line2D([], [], marker="o", ls="", color=FLAG_COLOURS[f], label=f.replace("_", " "))
                for f in ("alarm_high", "alert_high", "within", "alert_low", "alarm_low", "too_few")
                if (flags == f).any()]
     ax.legend(handles=ax.get_legend_handles_labels()[0] + handles, fontsize=8, loc="upper right",
-              bbox_to_anchor=(1.0, 0.92), frameon=False)
+              frameon=False)
     fig.tight_layout()
+    # Labels last, once the layout is fixed, so the overlap check sees the final positions.
+    place_labels(ax, rows["n"].to_numpy(float)[order], (rows["proportion"] * scale).to_numpy(float)[order],
+                 rows["locality"].astype(str).to_numpy()[order], max_labels=MAX_FUNNEL_LABELS)
     return fig
 
 
@@ -188,8 +230,10 @@ def _draw_spc(ax, chart: pd.DataFrame, *, improvement_direction: str, policy: Di
         ax.plot(gx, grp["upper"], color="#768692", lw=1.0, ls="--")
         ax.plot(gx, grp["lower"], color="#768692", lw=1.0, ls="--")
     colours = [POINT_COLOURS.get(p, COLOURS["common_cause"]) for p in chart["point_type"]]
+    # Making Data Count fills, with a dark outline so every point passes WCAG 1.4.11 (3:1
+    # against the white background) whatever its fill.
     ax.scatter(x[~hidden], chart["value"][~hidden], c=list(np.asarray(colours, dtype=object)[~hidden]),
-               s=14 if compact else 22, zorder=2)
+               s=14 if compact else 22, zorder=2, edgecolors=OUTLINE, linewidths=0.5)
     icon = variation_icon(chart, improvement_direction)
     text = icon["label"]
     if compact:
@@ -286,38 +330,95 @@ def _plotted_counts(chart: pd.DataFrame, hidden: np.ndarray) -> list[float]:
     return counts[~hidden].tolist()
 
 
+def _wrap(text: str, width: int) -> str:
+    """A long label on two lines (at a space), shortened with an ellipsis beyond that."""
+    import textwrap
+
+    lines = textwrap.wrap(str(text), width)
+    if len(lines) > 2:
+        lines = [lines[0], lines[1][: width - 1] + "\u2026"]
+    return "\n".join(lines) or str(text)
+
+
+#: Heatmaps show at most this many themes (the largest); the table behind has them all.
+HEATMAP_THEMES = 15
+#: With more groups than this, groups become rows (sorted by size) in stacked panels.
+WIDE_GROUPS = 20
+#: Group rows per panel when stacked.
+PANEL_ROWS = 40
+
+
 def theme_heatmap(crosstab, policy: DisclosurePolicy = REVIEWER, *,
-                  figsize: tuple[float, float] | None = None) -> Figure:
+                  figsize: tuple[float, float] | None = None,
+                  max_themes: int = HEATMAP_THEMES) -> Figure:
     """Heatmap of adjusted standardised residuals (theme x group), annotated with
     disclosure-controlled counts; cells that stand out (|residual| > 3.09) are marked
-    with a triangle pointing up (more than expected) or down (fewer)."""
-    counts = crosstab.counts
-    resid = crosstab.residuals.reindex_like(counts).astype(float)
-    labels = [crosstab.labels.get(t, t) for t in counts.index]
-    text = policy.suppress_table(counts).iloc[:-1, :-1].to_numpy()
-    hidden = policy.hidden_cells(counts).iloc[:-1, :-1].to_numpy()
+    with a triangle pointing up (more than expected) or down (fewer).
+
+    Readable from 3 to 100 groups: only the ``max_themes`` largest themes are drawn; up to
+    ``WIDE_GROUPS`` groups are columns, beyond that groups are rows sorted by their number
+    of incidents, in stacked panels of ``PANEL_ROWS`` that each repeat the theme headings.
+    """
+    counts_all = crosstab.counts
+    resid_all = crosstab.residuals.reindex_like(counts_all).astype(float)
+    text_all = policy.suppress_table(counts_all).iloc[:-1, :-1]
+    hidden_all = policy.hidden_cells(counts_all).iloc[:-1, :-1]
     table = crosstab.table.set_index(["theme_id", "locality"])["stands_out"]
+    themes = counts_all.sum(axis=1).sort_values(ascending=False, kind="stable").index[:max_themes]
+    counts = counts_all.loc[themes]
+    wide = counts.shape[1] > WIDE_GROUPS
+    if wide:  # groups as rows, largest first
+        groups = counts_all.sum(axis=0).sort_values(ascending=False, kind="stable").index
+        counts = counts[groups]
+    labels = [_wrap(crosstab.labels.get(t, t), 28) for t in counts.index]
+    text = text_all.loc[counts.index, counts.columns].to_numpy()
+    hidden = hidden_all.loc[counts.index, counts.columns].to_numpy()
+    resid = resid_all.loc[counts.index, counts.columns].to_numpy()
     marks = np.array([[table.get((t, g), "") for g in counts.columns] for t in counts.index])
     # A hidden cell must not be given away by its colour or mark either.
-    shown = np.where(hidden, np.nan, resid.to_numpy())
+    shown = np.where(hidden, np.nan, resid)
     annot = np.where(marks == "high", text + " \u25b2", np.where(marks == "low", text + " \u25bc", text))
     annot = np.where(hidden, text, annot)
-    size = figsize or (1.2 + 0.9 * counts.shape[1], 1.0 + 0.38 * counts.shape[0])
-    fig = Figure(figsize=size, dpi=DPI)
-    ax = fig.add_subplot()
     limit = max(float(np.nanmax(np.abs(shown))) if np.isfinite(shown).any() else 0.0, 3.1)
-    # Symmetric vmin/vmax centre the diverging map at 0 (seaborn's ``center`` warns on mpl 3.11).
-    sns.heatmap(pd.DataFrame(shown, index=labels, columns=counts.columns.astype(str)), ax=ax,
-                cmap="RdBu_r", vmin=-limit, vmax=limit, linewidths=0.5, linecolor="white",
-                cbar_kws={"label": "adjusted standardised residual"})
-    # Annotated by hand: seaborn skips masked cells, and hidden cells must still show "*".
-    for (i, j), label in np.ndenumerate(annot):
-        ax.text(j + 0.5, i + 0.5, label, ha="center", va="center", fontsize=7,
-                color="white" if abs(np.nan_to_num(shown[i, j])) > 0.6 * limit else "#231f20")
-    ax.set_xlabel(crosstab.group_by.replace("_", " "))
-    ax.set_ylabel("")
-    ax.tick_params(labelsize=8)
-    fig.tight_layout()
+    group_name = crosstab.group_by.replace("_", " ")
+    if wide:
+        shown, annot, row_labels, col_labels = shown.T, annot.T, [str(g) for g in counts.columns], labels
+    else:
+        row_labels, col_labels = labels, [str(g) for g in counts.columns]
+    n_rows = len(row_labels)
+    panels = [slice(i, min(i + PANEL_ROWS, n_rows)) for i in range(0, n_rows, PANEL_ROWS)] if wide else [slice(0, n_rows)]
+    width = 3.0 + 0.75 * len(col_labels)
+    heights = [(p.stop - p.start) * 0.3 + 2.2 for p in panels]
+    fig = Figure(figsize=figsize or (max(width, 6.0), sum(heights)), dpi=DPI)
+    axes = fig.subplots(len(panels), 1, squeeze=False, gridspec_kw={"height_ratios": heights})[:, 0]
+    for ax, part in zip(axes, panels, strict=True):
+        block = pd.DataFrame(shown[part], index=row_labels[part], columns=col_labels)
+        # Symmetric vmin/vmax centre the diverging map at 0 (seaborn's ``center`` warns on mpl 3.11).
+        sns.heatmap(block, ax=ax, cmap="RdBu_r", vmin=-limit, vmax=limit, linewidths=0.5,
+                    linecolor="white", cbar=ax is axes[0],
+                    cbar_kws={"label": "more (red) or fewer (blue) than expected", "shrink": 0.6})
+        # Annotated by hand: seaborn skips masked cells, and hidden cells must still show "*".
+        for (i, j), label in np.ndenumerate(annot[part]):
+            value = abs(np.nan_to_num(shown[part][i, j]))
+            ax.text(j + 0.5, i + 0.5, label, ha="center", va="center", fontsize=7,
+                    color="white" if value > 0.6 * limit else "#231f20")
+        ax.xaxis.tick_top()
+        ax.xaxis.set_label_position("top")
+        ax.set_xticks(np.arange(len(col_labels)) + 0.5, col_labels, rotation=40, ha="left", fontsize=7)
+        ax.set_yticks(np.arange(part.stop - part.start) + 0.5, row_labels[part], rotation=0, fontsize=7)
+        ax.set_xlabel("")
+        ax.set_ylabel(f"{group_name} (largest first)" if wide else "", fontsize=8)
+    dropped = counts_all.shape[0] - len(themes)
+    fig.suptitle(f"Theme mix by {group_name}: {len(themes)} largest themes"
+                 + (f" ({dropped} smaller not drawn)" if dropped > 0 else "")
+                 + f", {counts_all.shape[1]} {group_name} groups", fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))
+    fig.sgreview_alt = (
+        f"Heatmap of the {len(themes)} largest themes by {counts_all.shape[1]} {group_name} "
+        f"groups{' (groups as rows, largest first)' if wide else ''}. Each cell shows the count "
+        "(rounded; * for 1 to 7) and is coloured red where the group has more of the theme than "
+        "its overall mix predicts, blue where fewer; a triangle marks cells beyond 3.09. "
+        f"{int((marks == 'high').sum())} cells stand out higher, {int((marks == 'low').sum())} lower.")
     # Colours are residuals, not counts, and hidden cells are blank: the counts drawn are the
     # visible (rounded) annotations.
     return figure_record(fig, title="theme by group heatmap", kind="heatmap",

@@ -44,18 +44,98 @@ _FIELDS = {
 }
 
 
-def configure_display() -> None:
-    """Show reviewer tables whole: no truncated excerpts or action descriptions, no elided rows.
+#: Longest table a report prints whole; longer ones are summarised by the view that builds
+#: them (:func:`limit_rows`), never cut by pandas with "..." and "N rows x M columns".
+MAX_TABLE_ROWS = 60
 
-    Figure text is never parsed as maths: a locality or label holding ``$`` must draw as
-    typed, not fail the report with a mathtext error.
+
+def configure_display() -> None:
+    """Show reviewer tables whole and give every figure a description (alt text).
+
+    Tables: no truncated excerpts or action descriptions, no elided rows (views keep tables
+    short on purpose; pandas never cuts one). Figures: PNG with ``alt`` metadata from
+    :func:`describe_figure`, which the report template writes into ``<img alt=...>``, so a
+    screen-reader user hears what the chart shows rather than nothing. Figure text is never
+    parsed as maths: a locality or label holding ``$`` must draw as typed, not fail the
+    report with a mathtext error.
     """
     import matplotlib
 
     matplotlib.rcParams["text.parse_math"] = False
     pd.set_option("display.max_colwidth", None)
-    pd.set_option("display.max_rows", 200)
-    pd.set_option("display.max_columns", 30)
+    pd.set_option("display.max_rows", None)
+    pd.set_option("display.max_columns", None)
+    pd.set_option("display.show_dimensions", False)
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython ships with the kernel
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    formatter = shell.display_formatter.formatters["image/png"]
+    formatter.for_type(Figure, _png_with_alt)
+
+
+def _png_with_alt(fig: Figure) -> tuple[bytes, dict[str, str]]:
+    import io
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", bbox_inches="tight")
+    return buffer.getvalue(), {"alt": describe_figure(fig)}
+
+
+def describe_figure(fig: Figure) -> str:
+    """What a chart shows, in one or two sentences, from its own titles and axis labels.
+
+    A figure can carry its own description (``fig.sgreview_alt``); otherwise the chart
+    type, title(s) and axes are read from the figure, which is what a sighted reader takes
+    in first. Small multiples list their panel titles.
+    """
+    own = getattr(fig, "sgreview_alt", None)
+    if own:
+        return str(own)
+    axes = [ax for ax in fig.axes if ax.get_label() != "<colorbar>" and ax.get_visible()
+            and (ax.get_title() or ax.get_xlabel() or ax.get_ylabel() or ax.has_data())]
+    record = getattr(fig, "sgreview_record", None)
+    kind = {"funnel": "Funnel plot", "heatmap": "Heatmap", "spc": "Trend chart (SPC)"}.get(
+        getattr(record, "kind", ""), "Chart")
+    suptitle = fig._suptitle.get_text() if getattr(fig, "_suptitle", None) is not None else ""
+    titles = [ax.get_title() for ax in axes if ax.get_title()]
+    if len(axes) > 1:
+        head = suptitle or (getattr(record, "title", "") if record else "")
+        shown = "; ".join(titles[:12]) + ("; ..." if len(titles) > 12 else "")
+        return (f"{kind}s, {len(axes)} panels" + (f": {head}" if head else "")
+                + (f". Panels: {shown}." if shown else "."))
+    if not axes:
+        return f"{kind}: {suptitle or 'no data to show'}."
+    ax = axes[0]
+    title = suptitle or ax.get_title() or (getattr(record, "title", "") if record else "")
+    parts = [f"{kind}: {title}." if title else f"{kind}."]
+    if ax.get_xlabel() or ax.get_ylabel():
+        parts.append(f"Across: {ax.get_xlabel() or 'categories'}; up: {ax.get_ylabel() or 'values'}.")
+    legend = ax.get_legend()
+    if legend is not None:
+        names = [t.get_text() for t in legend.get_texts() if t.get_text()]
+        if names:
+            parts.append("Key: " + ", ".join(names) + ".")
+    return " ".join(parts)
+
+
+def limit_rows(table: pd.DataFrame, n: int = MAX_TABLE_ROWS, *, where: str) -> pd.DataFrame:
+    """The first ``n`` rows, with a last row saying how many more there are and where.
+
+    Reports stay readable at 70 groups: a table of every series would run to hundreds of
+    rows, so the report shows the first ``n`` (already in order of importance) and points
+    to the full table (``where``) instead of letting pandas cut it silently.
+    """
+    if len(table) <= n:
+        return table
+    more = len(table) - n
+    note_row = pd.DataFrame([[""] * table.shape[1]], columns=table.columns,
+                            index=pd.Index([f"... and {more} more (all rows: {where})"],
+                                           name=table.index.name))
+    return pd.concat([table.head(n), note_row])
 
 
 def policy(threshold: int = 7, base: int = 5, disclosure: str = "reviewer") -> DisclosurePolicy:
@@ -331,8 +411,20 @@ def _with_note(profile: pd.DataFrame) -> np.ndarray:
     return np.where(note != "", flags + "; " + note, flags)
 
 
-def signals_table(signals: pd.DataFrame, pol: DisclosurePolicy, *, with_group: bool = False) -> pd.DataFrame:
-    """Series with special-cause variation recently, in words, with counts suppressed."""
+def signals_table(signals: pd.DataFrame, pol: DisclosurePolicy, *, with_group: bool = False,
+                  where: str = "spc.csv") -> pd.DataFrame:
+    """Series with special-cause variation recently, in words, with counts suppressed.
+
+    Only series with a signal are listed, the latest period's first; with many groups the
+    list is cut at ``MAX_TABLE_ROWS`` with a last row saying how many more and where.
+    """
+    if signals is not None and not signals.empty and "recent_rules" in signals:
+        latest = signals["latest_special_cause"].astype(bool)
+        recent = signals["recent_rules"].fillna("").astype(str).str.strip() != ""
+        signals = signals.loc[latest | recent]
+        signals = signals.assign(_order=~latest.loc[signals.index]).sort_values(
+            ["_order", "theme_id"] + (["locality"] if "locality" in signals else []),
+            kind="stable").drop(columns="_order")
     if signals is None or signals.empty:
         return note("Every theme shows only common-cause variation in the last three periods.")
     table = pd.DataFrame(
@@ -349,7 +441,7 @@ def signals_table(signals: pd.DataFrame, pol: DisclosurePolicy, *, with_group: b
     )
     if with_group:
         table.insert(1, "group", signals["locality"].astype(str).to_numpy())
-    return table.set_index("theme")
+    return limit_rows(table.set_index("theme"), where=where)
 
 
 def practice_table(practice: pd.DataFrame, pol: DisclosurePolicy, top: int = 8) -> pd.DataFrame:
@@ -360,7 +452,7 @@ def practice_table(practice: pd.DataFrame, pol: DisclosurePolicy, top: int = 8) 
     return pd.DataFrame(
         {
             **({"SAR analysis domain": shown["sar_domain"].astype(str).to_numpy()} if "sar_domain" in shown else {}),
-            "work-system factor (SEIPS)": shown["seips"].astype(str).str.replace("_", " ").to_numpy(),
+            "work-system factor": shown["seips"].astype(str).str.replace("_", " ").to_numpy(),
             "incidents describing it": count_text(shown["incidents"], pol).to_numpy(),
             "share of incidents": _percent(shown["incidents"], shown["n"], pol),
         },
@@ -395,8 +487,58 @@ def actions_table(actions: pd.DataFrame | None, pol: DisclosurePolicy, *, messag
     if "effect" in actions:
         table["effect"] = actions["effect"].fillna("").astype(str).str.replace("_", " ").to_numpy()
     if "reason" in actions:
-        table["why"] = actions["reason"].fillna("").astype(str).to_numpy()
+        table["why"] = actions["reason"].fillna("").astype(str).map(plain_reason).to_numpy()
     return table
+
+
+_PLAIN = (
+    (r";?\s*p\s*=\s*[-+0-9.eE]+", ""),
+    (r",?\s*Bonferroni-adjusted for (\d+) actions", r", widened because \1 actions are judged together"),
+    (r"rate ratio after/before ([0-9.]+) \(([0-9.]+%) CI ([0-9.]+) to ([0-9.]+)",
+     r"the rate after completion was \1 times the rate before (\2 likely range \3 to \4"),
+    (r"SPC against the baseline limits", "trend chart against the limits set before completion"),
+    (r"special[- ]cause", "a real change"),
+    (r"common[- ]cause", "normal variation"),
+)
+
+
+def plain_reason(text: str) -> str:
+    """An action's "why" in plain words: no p-values, no test names, ranges described.
+
+    The exact statistics stay in ``actions.csv`` for analysts; a board reader gets the rate
+    ratio and its likely range, and whether the trend chart moved.
+    """
+    import re
+
+    out = str(text)
+    for pattern, replacement in _PLAIN:
+        out = re.sub(pattern, replacement, out)
+    return out
+
+
+#: Short glossary printed at the end of reports: the few technical words they still use.
+GLOSSARY = {
+    "alert / alarm": "A group outside the 95% (alert) or 99.8% (alarm) funnel limits: further "
+                     "from the rest than chance usually explains. Alerts happen by chance "
+                     "across many comparisons; alarms rarely do.",
+    "funnel plot": "Each group's share against its size, with limits that are wider for "
+                   "small groups, so small groups are not flagged for ordinary chance swings.",
+    "trend chart (SPC)": "Monthly counts with limits from the data's own variation (Making "
+                         "Data Count): points outside, or long runs, signal a real change.",
+    "*": "A count from 1 to 7, hidden so that no one can be identified; other counts are "
+         "rounded to the nearest 5.",
+    "rate ratio": "The rate after an action divided by the rate before: below 1 is fewer "
+                  "incidents, above 1 more. The likely range shows how sure that is.",
+    "possibly local wording or local practice": "Most of a theme's incidents come from one "
+                                                "locality: it may be how that team writes, "
+                                                "not a local problem. Read before acting.",
+}
+
+
+def glossary() -> pd.DataFrame:
+    """The glossary as a two-column table (word, meaning)."""
+    return pd.DataFrame({"meaning": list(GLOSSARY.values())},
+                        index=pd.Index(list(GLOSSARY), name="word"))
 
 
 def effects_table(effects: pd.DataFrame | None, pol: DisclosurePolicy) -> pd.DataFrame:

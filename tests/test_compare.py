@@ -257,3 +257,63 @@ def test_a_flag_on_a_locally_concentrated_theme_carries_the_local_note():
     assert marked["note"].tolist() == ["possibly local wording or local practice", ""]
     table = views.flags_table(marked, views.policy())
     assert table.loc["Stepping phrase", "note"] == "possibly local wording or local practice"
+
+
+def test_heatmap_stays_readable_from_3_to_100_groups():
+    from sgreview import plots, views
+
+    rng = np.random.default_rng(3)
+    for groups in (3, 20, 100):
+        names = [f"Area {i:03d}" for i in range(groups)]
+        n = 40 * groups
+        a = pd.DataFrame({
+            "incident_id": [f"I{i}" for i in range(n)], "locality": rng.choice(names, n),
+            "incident_date": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 300, n), "D"),
+            "theme_id": rng.choice([f"T{i:02d}" for i in range(1, 21)], n)})
+        a["theme_label"] = "Label " + a["theme_id"]
+        fig = plots.theme_heatmap(compare(a).crosstab, views.policy())
+        heat_axes = [ax for ax in fig.axes if ax.get_label() != "<colorbar>" and ax.get_yticklabels()]
+        drawn_themes = {t.get_text() for ax in heat_axes
+                        for t in (ax.get_xticklabels() if groups > plots.WIDE_GROUPS else ax.get_yticklabels())}
+        assert len(drawn_themes) <= plots.HEATMAP_THEMES  # top themes only
+        rows = sum(len(ax.get_yticklabels()) for ax in heat_axes)
+        assert rows == (groups if groups > plots.WIDE_GROUPS else len(drawn_themes))
+        assert all(len(ax.get_yticklabels()) <= plots.PANEL_ROWS for ax in heat_axes)
+        height = fig.get_figheight() * 72 / max(rows, 1)
+        assert height >= 14, f"{groups} groups: {height:.0f} pt per row is too cramped to read"
+        assert "groups" in views.describe_figure(fig)
+
+
+def test_funnel_names_only_flagged_groups_without_overlapping_labels():
+    from sgreview import plots, views
+
+    rows = pd.DataFrame({
+        "theme_id": "T01", "theme_label": "Falls", "locality": [f"Area {i}" for i in range(30)],
+        "n": np.r_[np.full(15, 100), np.full(15, 101)], "events": np.r_[np.full(15, 40), np.full(15, 10)],
+        "target": 0.25, "kind": "proportion", "adjustment": "none", "phi": 1.0, "tau2": 0.0,
+        "flag": ["alarm_high"] * 15 + ["within"] * 15})
+    rows["proportion"] = rows["events"] / rows["n"]
+    fig = plots.funnel_plot(rows, policy=views.policy())
+    ax = fig.axes[0]
+    names = [t for t in ax.texts if t.get_text().startswith("Area")]
+    assert 0 < len(names) <= plots.MAX_FUNNEL_LABELS
+    assert {t.get_text() for t in names} <= {f"Area {i}" for i in range(15)}  # flagged only
+    renderer = fig.canvas.get_renderer() if hasattr(fig.canvas, "get_renderer") else None
+    if renderer is None:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        renderer = FigureCanvasAgg(fig).get_renderer()
+    boxes = [t.get_window_extent(renderer) for t in names]
+    assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+
+
+def test_long_signal_tables_are_summarised_not_cut():
+    from sgreview import views
+
+    signals = pd.DataFrame({
+        "theme_id": "T01", "theme_label": "Falls", "locality": [f"Area {i}" for i in range(200)],
+        "latest_period": "2024-12", "latest_value": 10, "centre": 9.0,
+        "latest_special_cause": [True] * 80 + [False] * 120,
+        "latest_rule": ["shift"] * 80 + [""] * 120, "recent_rules": [""] * 150 + ["trend"] * 50})
+    table = views.signals_table(signals, views.policy(), with_group=True, where="comparison/special_cause.csv")
+    assert len(table) == views.MAX_TABLE_ROWS + 1
+    assert table.index[-1] == "... and 70 more (all rows: comparison/special_cause.csv)"

@@ -418,7 +418,7 @@ GOLDEN_SKELETON = [
     "## 4. Key findings",
     "## 5. Learning",
     "**Practice themes**",
-    "| Practice theme | Incidents mentioning it | SEIPS factors |",
+    "| Practice theme | Incidents mentioning it | Work-system factors |",
     "## 6. Things to remember",
     "**Completed actions and their effect**",
     "| Action | Theme | Owner | Completed | Effect | Rate ratio after/before (CI) |",

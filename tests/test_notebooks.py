@@ -258,3 +258,35 @@ def test_notebooks_run_top_to_bottom_with_their_defaults_under_nbval(tmp_path):
     assert re.search(r"\b\d+ passed", result.stdout) and "failed" not in result.stdout
     assert (tmp_path / "outputs" / "demo" / "data" / "incidents.csv").is_file()
     assert sorted(p.relative_to(REPO) for p in (REPO / "outputs").rglob("*")) == before
+
+
+def _reviewer_pages(run) -> dict[str, str]:
+    """Every reviewer HTML page of the run: the reports, the index and the briefings."""
+    pages = {name: _html(run, name) for name in _ok_reports(run)}
+    pages["index.html"] = (run["run"] / "index.html").read_text(encoding="utf-8")
+    for path in sorted((run["run"] / "learning").rglob("briefing.html")):
+        pages[str(path.relative_to(run["run"]))] = path.read_text(encoding="utf-8")
+    return pages
+
+
+def test_every_reviewer_page_has_meaningful_alt_text_and_ordered_headings(review_run):
+    """Accessibility of published board papers: every figure described, headings in order."""
+    for name, html in _reviewer_pages(review_run).items():
+        for img in re.findall(r"<img\b[^>]*>", html):
+            alt = re.search(r'\balt="([^"]*)"', img)
+            assert alt, f"{name}: an image has no alt attribute"
+            text = alt.group(1).strip()
+            assert len(text) >= 20 and "no description" not in text.lower(), f"{name}: alt {text!r}"
+        levels = [int(h) for h in re.findall(r"<h([1-6])\b", html)]
+        assert levels and levels[0] == 1, f"{name}: does not start with one h1 ({levels[:3]})"
+        jumps = [(a, b) for a, b in zip(levels, levels[1:], strict=False) if b > a + 1]
+        assert not jumps, f"{name}: heading levels skip {jumps[:3]}"
+
+
+def test_reports_never_show_pandas_truncation_or_statistical_jargon(review_run):
+    for name in _ok_reports(review_run):
+        text = _visible_text(_html(review_run, name))
+        assert not re.search(r"\d+ rows × \d+ columns", text), f"{name}: a table was cut by pandas"
+        for jargon in ("Bonferroni", "SEIPS", "adjusted standardised residual"):
+            assert jargon not in text, f"{name}: '{jargon}' in a reviewer report"
+        assert not re.search(r"\bp = [0-9.]+e-\d+", text), f"{name}: raw p-value"

@@ -653,9 +653,10 @@ def _learning(ctx: _Context, practice_themes: Sequence[Mapping[str, Any]]) -> tu
         counts = ["*"] * len(pt) if ctx.full_hide else _shown(ctx.policy, pt["incidents"])
         s.paragraphs.append(
             f"Practice themes from Safeguarding Adults Reviews found in the case set's records "
-            f"({len(pt)} in all), with the SEIPS work-system factors they usually involve.")
+            f"({len(pt)} in all), with the parts of the work system (people, tasks, tools, "
+            "organisation, environment) they usually involve.")
         s.tables.append(BriefTable(
-            "Practice themes", ["Practice theme", "Incidents mentioning it", "SEIPS factors"],
+            "Practice themes", ["Practice theme", "Incidents mentioning it", "Work-system factors"],
             [[r.name, c, r.seips_factors] for r, c in zip(pt.itertuples(), counts, strict=True)],
             "reviewer/practice_themes.csv"))
     return s, list(zip(pt["practice_theme"], pt["name"], strict=True))

@@ -105,7 +105,8 @@ def locality_comparison(
         chi_square=views.chi_square_table(result.crosstab),
         flags=views.flags_table(flagged, policy, kind=_first(funnel, "kind", "proportion"),
                                 unit=_first(funnel, "unit", None)),
-        signals=views.signals_table(result.special_cause, policy, with_group=True),
+        signals=views.signals_table(result.special_cause, policy, with_group=True,
+                                    where="comparison/special_cause.csv"),
         figure_heatmap=plots.theme_heatmap(result.crosstab, policy),
         figure_funnels=funnels,
         figure_trends=plots.spc_small_multiples(
