@@ -376,9 +376,14 @@ def flag_text(flag: str) -> str:
     return _FLAGS.get(str(flag), "" if pd.isna(flag) else str(flag))
 
 
-def _percent(num, den, pol: DisclosurePolicy) -> list[str]:
+def percent_text(num, den, pol: DisclosurePolicy) -> list[str]:
+    """Percentages as the reviewer tables print them (one place, so a summary sentence
+    quoting a share says exactly what the table beside it says)."""
     text = pol.suppress_rate(np.asarray(num, dtype=float), np.asarray(den, dtype=float), scale=100, digits=1)
     return [t if t in (pol.symbol, "") else f"{t}%" for t in text]
+
+
+_percent = percent_text
 
 
 def profile_table(profile: pd.DataFrame, pol: DisclosurePolicy, *, others: str, flag_basis: str = "share of incidents") -> pd.DataFrame:

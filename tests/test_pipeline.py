@@ -424,14 +424,16 @@ def test_every_largest_theme_sentence_agrees_with_the_locality_table(local):
     profile = locality_profile(_assignments_for({"Small": local, "Big": others}), "Small")
     pol = views.policy()
     sentence = largest_themes_sentence(profile, pol)
-    named = re.findall(r"Theme (T\d\d) \((\d+)% of its incidents, against (\d+)%", sentence)
+    named = re.findall(r"Theme (T\d\d) \(([\d.]+%) of its incidents, against ([\d.]+%)", sentence)
     table = profile.set_index("theme_id")
+    printed = views.profile_table(profile.assign(flag="within"), pol, others="All other localities")
+    printed.index = profile["theme_id"].to_numpy()
     shown = profile.loc[(profile["theme_id"] != "T00") & (profile["events"] > 7)]
     assert [t for t, _, _ in named] == shown["theme_id"].head(3).tolist()
     for theme, share, others_share in named:
         assert table.loc[theme, "events"] > 0  # never a 0% theme
-        assert int(share) == round(100 * table.loc[theme, "share"])
-        assert int(others_share) == round(100 * table.loc[theme, "others_share"])
+        assert share == printed.loc[theme, "share here"]  # exactly what the table prints
+        assert others_share == printed.loc[theme, "share in all other localities combined"]
     if not named:
         assert "too few incidents here to show" in sentence
         assert "0%" not in sentence

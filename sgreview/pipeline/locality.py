@@ -302,10 +302,13 @@ def largest_themes_sentence(profile: pd.DataFrame, policy) -> str:
     if not len(shown):
         return (f"Its incidents are spread over {len(own)} theme(s), each with too few incidents "
                 "here to show (small counts are suppressed).")
+    top = shown.head(3)
+    # The very percentages the profile table prints (from the disclosed, rounded counts).
+    here = views.percent_text(top["events"], top["n"], policy)
+    there = views.percent_text(top["others_events"], top["others_n"], policy)
     parts = [
-        f"{md(r.theme_label)} ({r.share:.0%} of its incidents, against {r.others_share:.0%} in "
-        "all other localities combined)"
-        for r in shown.head(3).itertuples()
+        f"{md(label)} ({a} of its incidents, against {b} in all other localities combined)"
+        for label, a, b in zip(top["theme_label"], here, there, strict=True)
     ]
     head = "Its largest theme is " if len(parts) == 1 else "Its largest themes are "
     return head + "; ".join(parts) + "."
