@@ -456,8 +456,11 @@ def _executor(stages: Sequence[Stage], workers: int | None, scheduler: str | Non
     try:
         yield pool
     except BaseException:
+        # Take the worker list before shutdown: shutdown sets ``_processes`` to None, and a
+        # second Ctrl-C then ended in an AttributeError traceback instead of exit 130.
+        procs = list((getattr(pool, "_processes", None) or {}).values())
         pool.shutdown(wait=False, cancel_futures=True)
-        for proc in list(getattr(pool, "_processes", {}).values()):
+        for proc in procs:
             proc.terminate()
         raise
     else:
