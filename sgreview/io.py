@@ -46,7 +46,28 @@ UNWRITABLE_ERRNOS = frozenset({
 
 def unwritable(path: PathLike, err: OSError) -> OutputError:
     """The one-line error for an output that cannot be written (exit 2 at the CLI)."""
+    if err.errno in (errno.ENOTDIR, errno.EEXIST):
+        return OutputError("cannot write output here (a file is in the way where a folder is "
+                           "needed)", path=path)
     return OutputError(f"cannot write output here ({err.strerror or err})", path=path)
+
+
+def check_writable(path: PathLike) -> None:
+    """Refuse (exit 2) an output path that cannot be created, before any work is done.
+
+    The nearest existing ancestor must be a folder this process may write into; a read-only
+    disk, a missing permission or a file where a folder is needed is found now, not after
+    a ten-minute theme fit.
+    """
+    target = Path(path).expanduser().absolute()
+    probe = target if target.is_dir() else target.parent
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise unwritable(path, OSError(errno.ENOTDIR, os.strerror(errno.ENOTDIR)))
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise OutputError("cannot write output here (no permission, or a read-only disk)",
+                          path=path)
 
 
 def make_dirs(path: PathLike) -> Path:
@@ -69,7 +90,8 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def check_outputs(outputs: Iterable[PathLike | None], inputs: Iterable[PathLike | None]) -> None:
-    """Refuse (exit 2) any output that is, or would be written over, an input file.
+    """Refuse (exit 2) any output that is, or would be written over, an input file, or that
+    cannot be written at all (:func:`check_writable`).
 
     Inputs are only ever read. A path "resolves to" an input when it names the same file
     after following symlinks (or is a hard link to it); an output folder collides when it is
@@ -87,6 +109,7 @@ def check_outputs(outputs: Iterable[PathLike | None], inputs: Iterable[PathLike 
                     "read, so choose another output path",
                     path=out,
                 )
+        check_writable(target)
 
 
 @contextlib.contextmanager
@@ -100,10 +123,8 @@ def atomic_write(path: PathLike, mode: str = "w", encoding: str | None = "utf-8"
     make_dirs(path.parent)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as err:
-        if err.errno in UNWRITABLE_ERRNOS:
-            raise unwritable(path, err) from None
-        raise
+    except OSError as err:  # the folder exists: any failure to create a file in it is ours
+        raise unwritable(path, err) from None
     try:
         # mkstemp makes owner-only files; give outputs the permissions a plain open() would.
         os.chmod(tmp, 0o666 & ~_UMASK)

@@ -463,13 +463,45 @@ def failed_result(job: Job, error: str, started: dt.datetime | None = None) -> R
         name=job.name, notebook=Path(job.notebook), status="failed", ipynb=ipynb, html=html,
         error=error, started=_iso(t), ended=_iso(_now()), seconds=0.0,
         parameters=dict(job.parameters), labels=dict(job.labels), attempts=0,
-        output_dir=Path(job.output_dir),
+        output_dir=Path(job.output_dir), log=job.log_path,
     )  # fmt: skip
 
 
 def _ignore_sigint() -> None:
     # Ctrl-C is handled once, in the parent: workers finish their current notebook cleanly.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    die_with_parent()
+
+
+def die_with_parent() -> None:
+    """Make this worker process end when the process that started it ends, even by ``kill -9``.
+
+    Why: a pool worker orphaned by a killed ``sgreview review`` would go on running its
+    notebook into the run folder, racing a ``--retry-failed``. On Linux the kernel delivers
+    SIGKILL on the parent's death (``PR_SET_PDEATHSIG``); elsewhere a daemon thread notices
+    the parent is gone within a second. Kernels follow their worker (ipykernel polls its
+    parent).
+    """
+    parent = os.getppid()
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            pr_set_pdeathsig = 1
+            if libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0) == 0:
+                if os.getppid() != parent:  # the parent died before prctl took effect
+                    os._exit(1)
+                return
+
+    import threading
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="sgreview-parent-watch", daemon=True).start()
 
 
 def local_executor(workers: int) -> ProcessPoolExecutor:
@@ -544,11 +576,31 @@ def run_jobs(
         executor = local_executor(workers)
     kwargs = {"progress": False, "threads": 1, **run_kwargs}
     submitted_at = _now()
-    futures: dict[Future, int] = {executor.submit(run_notebook, job, **kwargs): i
-                                  for i, job in enumerate(jobs)}
+    # A process pool marks queued work "running" as soon as it feeds it to a worker, and
+    # running futures cannot be cancelled; handing it only as many jobs as it has workers
+    # keeps every other job cancellable, so Ctrl-C stops the queue at once.
+    window = (getattr(executor, "_max_workers", None) or len(jobs)
+              if isinstance(executor, ProcessPoolExecutor) else len(jobs))
+    queue = list(enumerate(jobs))
+    futures: dict[Future, int] = {}
     results: list[RunResult | None] = [None] * len(jobs)
-    pending = set(futures)
+    pending: set[Future] = set()
     interrupted = False
+
+    def submit_more() -> None:
+        while queue and len(pending) < window:
+            i, job = queue.pop(0)
+            fut = executor.submit(run_notebook, job, **kwargs)
+            futures[fut] = i
+            pending.add(fut)
+
+    def drop_queue() -> None:
+        for i, _job in queue:
+            res = failed_result(jobs[i], "interrupted before it started", submitted_at)
+            results[i] = res
+            if on_result is not None:
+                on_result(res)
+        queue.clear()
 
     def collect(done: set[Future]) -> None:
         for fut in done:
@@ -572,21 +624,27 @@ def run_jobs(
         print(f"running {len(jobs)} notebook(s) on {where}", file=sys.stderr, flush=True)
     try:
         try:
+            submit_more()
             while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                done, still = wait(pending, return_when=FIRST_COMPLETED)
+                pending.intersection_update(still)
                 collect(done)
+                submit_more()
         except KeyboardInterrupt:
             interrupted = True
+            n_queued = len(queue)
+            drop_queue()
             cancelled = {f for f in pending if f.cancel()}
             pending -= cancelled
             collect(cancelled)
             if pending:
-                print(f"interrupted: cancelled {len(cancelled)} job(s) not yet started; waiting "
-                      f"for {len(pending)} running job(s) (Ctrl-C again to stop waiting)",
+                print(f"interrupted: cancelled {len(cancelled) + n_queued} job(s) not yet started; "
+                      f"waiting for {len(pending)} running job(s) (Ctrl-C again to stop waiting)",
                       file=sys.stderr, flush=True)
             try:
                 while pending:
-                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    done, still = wait(pending, return_when=FIRST_COMPLETED)
+                    pending.intersection_update(still)
                     collect(done)
             except KeyboardInterrupt:
                 for fut in pending:
@@ -595,7 +653,7 @@ def run_jobs(
                                                 submitted_at)
                 if isinstance(executor, ProcessPoolExecutor):
                     # No public API stops a running task; the kernels exit with their parent.
-                    for proc in list(getattr(executor, "_processes", {}).values()):
+                    for proc in list((getattr(executor, "_processes", None) or {}).values()):
                         proc.terminate()
     finally:
         if own and isinstance(executor, ProcessPoolExecutor):
@@ -719,12 +777,17 @@ def write_manifest(
     command: Sequence[str] | None = None,
     title: str | None = None,
     audit: Mapping | None = None,
+    status: str | None = None,
 ) -> Path:
     """Write ``run_dir/manifest.json`` (atomically): what ran, on what, with what, and how it went.
 
     ``files`` gives every file's audience (reviewer or analyst, :mod:`sgreview.audience`);
     ``disclosure`` the policy the reports used and whether it was weakened (then every
     report carries the NOT FOR CIRCULATION banner); ``audit`` the disclosure audit's result.
+
+    ``status`` overrides the one read from the results: ``running`` while a review is in
+    progress (rewritten as each report ends, with the process id, so a run killed outright
+    is recognisable and ``--retry-failed`` completes it) or ``interrupted`` after Ctrl-C.
 
     ``inputs`` are hashed and their rows counted; ``reconciliation`` defaults to the data
     quality stage's ``data_quality/reconciliation.json`` when that exists. Paths inside the
@@ -741,11 +804,12 @@ def write_manifest(
     manifest = {
         "run_id": run_dir.name,
         "title": title,
-        "status": "ok" if results and all(r.ok for r in results) else "failed",
+        "status": status or ("ok" if results and all(r.ok for r in results) else "failed"),
+        "process": {"pid": os.getpid(), "host": platform.node()},
         "started": _iso(started) if isinstance(started, dt.datetime) else started or min(times, default=None),
         "ended": _iso(ended) if isinstance(ended, dt.datetime) else ended or max(times, default=None),
         "command": list(command) if command is not None else None,
-        "inputs": [describe_input(p) for p in unique_inputs],
+        "inputs": [_described(p) for p in unique_inputs],
         "parameters": dict(parameters),
         "seed": seed,
         "packages": package_versions(),
@@ -760,6 +824,39 @@ def write_manifest(
         "files": file_audiences(run_dir),
     }  # fmt: skip
     return write_json(manifest, run_dir / "manifest.json")
+
+
+_DESCRIBED: dict[tuple, dict[str, Any]] = {}
+
+
+def _described(path: Path) -> dict[str, Any]:
+    """:func:`describe_input`, remembered while the file is unchanged: the manifest is
+    rewritten after every report of a review, and hashing a large export each time is waste."""
+    try:
+        st = path.stat()
+        key = (str(path), st.st_size, st.st_mtime_ns)
+    except OSError:
+        return describe_input(path)
+    if key not in _DESCRIBED:
+        _DESCRIBED[key] = describe_input(path)
+    return _DESCRIBED[key]
+
+
+def still_running(manifest: Mapping[str, Any]) -> bool:
+    """True when a manifest says ``running`` and its process is alive on this machine."""
+    if manifest.get("status") != "running":
+        return False
+    proc = manifest.get("process") or {}
+    pid = proc.get("pid")
+    if not isinstance(pid, int) or proc.get("host") != platform.node():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return pid != os.getpid()
 
 
 def read_manifest(run_dir: Path) -> dict[str, Any]:
@@ -813,10 +910,15 @@ def merge_results(old: Sequence[RunResult], new: Sequence[RunResult]) -> list[Ru
 
 
 def clean_partials(run_dir: Path) -> int:
-    """Remove hidden ``*.partial`` folders a killed worker left behind; returns how many."""
+    """Remove the hidden temporary files and folders a killed run left behind (``.*.partial``
+    notebook folders, ``.*.tmp`` staged tables, models and atomic writes); returns how many.
+    Only hidden names the writers themselves use are touched."""
     n = 0
-    for p in Path(run_dir).rglob(".*.partial"):
-        if p.is_dir():
-            shutil.rmtree(p, ignore_errors=True)
+    for pattern in (".*.partial", ".*.tmp", ".*.old"):
+        for p in sorted(Path(run_dir).rglob(pattern), key=lambda q: len(q.parts), reverse=True):
+            if p.is_dir():
+                shutil.rmtree(p, ignore_errors=True)
+            elif p.exists():
+                p.unlink(missing_ok=True)
             n += 1
     return n

@@ -329,6 +329,8 @@ def test_ctrl_c_during_a_batch_keeps_finished_work_and_exits_130(tmp_path: Path)
     assert set(statuses) == {"l0", "l1", "l2", "l3"}
     assert [j.name for j in failed_jobs(run_dir)] == [n for n, s in statuses.items() if s != "ok"]
     assert not list(run_dir.glob(".*.partial"))
+    # queued jobs were cancelled, never started (a pool is only handed what it can run now)
+    assert not (run_dir / "l2.ipynb").exists() and not (run_dir / "l3.ipynb").exists()
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ usage; 130 interrupted (Ctrl-C).
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 from collections.abc import Sequence
@@ -65,6 +66,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if err.errno in UNWRITABLE_ERRNOS and err.filename:
             print(f"sgreview: error: {err.filename}: cannot write output here "
                   f"({err.strerror})", file=sys.stderr)
+            return 2
+        if err.errno == errno.ENOENT and err.filename:
+            print(f"sgreview: error: {err.filename}: {err.strerror}", file=sys.stderr)
             return 2
         raise
 

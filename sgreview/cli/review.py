@@ -24,9 +24,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, default=None,
                    help="base output folder (default: outputs/); the run goes to OUT/<review>/<run-id>/")
     _parallel_options(p)
-    p.add_argument("--retry-failed", metavar="RUN_DIR", type=Path, default=None,
-                   help="rerun only the reports that failed in RUN_DIR; with PARAMS.yaml, "
-                        "they run with its (corrected) localities, case sets and locality files")
+    p.add_argument("--retry-failed", "--resume", metavar="RUN_DIR", type=Path, default=None,
+                   dest="retry_failed",
+                   help="rerun only the reports that failed or did not finish in RUN_DIR (an "
+                        "interrupted or killed run is completed); with PARAMS.yaml, they run "
+                        "with its (corrected) localities, case sets and locality files")
     p.set_defaults(handler=_review)
 
     d = sub.add_parser(

@@ -42,6 +42,9 @@ def run_synth(args: argparse.Namespace) -> int:
         raise ParameterError(
             f"--out must end in one of {', '.join(SUFFIXES)}, got {args.out.name!r}"
         )
+    from sgreview.io import check_outputs
+
+    check_outputs([args.out], [])
     data = generate(args.n, args.seed, start=args.start, months=args.months, signals=args.signals)
     paths = write_synth(data, args.out)
     print(

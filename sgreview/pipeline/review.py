@@ -395,8 +395,11 @@ def run_stages(
     workers: int | None = None,
     scheduler: str | None = None,
     announce: Callable[[str], None] | None = None,
+    on_result: Callable[[Any], None] | None = None,
 ) -> list[Any]:
     """Run stages in order; jobs within a stage in parallel; skip what a failure blocks.
+
+    ``on_result`` sees each report's result as it ends (the review rewrites its manifest).
 
     On Ctrl-C, raises :class:`ReviewInterrupted` with every job accounted for, so the caller
     can still write the manifest and a later ``--retry-failed`` picks up the rest.
@@ -419,7 +422,8 @@ def run_stages(
                 announce(f"stage {i + 1} of {len(stages)}, {stage.name.replace('_', ' ')}: "
                          f"{len(stage.jobs)} report(s)")
             try:
-                stage_results = run_jobs(stage.jobs, executor=executor, scheduler=scheduler)
+                stage_results = run_jobs(stage.jobs, executor=executor, scheduler=scheduler,
+                                         on_result=on_result)
             except RunInterrupted as stop:
                 results.extend(stop.results)
                 results.extend(_not_run(j, "interrupted") for later in stages[i + 1:] for j in later.jobs)
@@ -505,12 +509,50 @@ def run_review(
     run_dir = new_run_dir(base, config.review_name)
     stages, params = plan_review(config_path, run_dir, overrides=overrides,
                                  notebook_dir=notebook_dir, localities=localities, facts=facts)
+    progress = _Progress(run_dir, [], [j for st in stages for j in st.jobs], params, config.seed,
+                         started, command)
     try:
-        results = run_stages(stages, workers=workers, scheduler=scheduler, announce=announce)
+        results = run_stages(stages, workers=workers, scheduler=scheduler, announce=announce,
+                             on_result=progress.record)
     except ReviewInterrupted as stop:
-        _finish(run_dir, stop.results, params, config.seed, started, config.review_name, command)
+        _finish(run_dir, stop.results, params, config.seed, started, config.review_name, command,
+                status="interrupted")
         raise
     return _finish(run_dir, results, params, config.seed, started, config.review_name, command)
+
+
+class _Progress:
+    """Keeps ``manifest.json`` current while a review runs: ``status: running``, the process
+    id, finished reports as they end and the rest as not finished.
+
+    Why: a run killed outright (``kill -9``, power loss) then still has a manifest saying
+    what completed, so it is recognisable as partial and ``--retry-failed RUN_DIR`` (alias
+    ``--resume``) reruns exactly what did not finish.
+    """
+
+    def __init__(self, run_dir: Path, done: list[Any], todo: list[Any], params: Mapping[str, Any],
+                 seed: int | None, started: dt.datetime, command: Sequence[str] | None) -> None:
+        from sgreview.runs import failed_result
+
+        self.run_dir, self.params, self.seed = run_dir, params, seed
+        self.started, self.command = started, command
+        self.results = {r.name: r for r in done}
+        for job in todo:
+            self.results[job.name] = failed_result(
+                job, "not finished: the run stopped before this report ended")
+        self.write()
+
+    def record(self, result: Any) -> None:
+        self.results[result.name] = result
+        self.write()
+
+    def write(self) -> None:
+        from sgreview.runs import write_manifest
+
+        inputs = [Path(self.params[k]) for k in INPUT_KEYS if self.params.get(k)]
+        write_manifest(self.run_dir, inputs=inputs, parameters=self.params,
+                       results=list(self.results.values()), seed=self.seed,
+                       started=self.started, command=self.command, status="running")
 
 
 def _ensure_demo_input(config_path: Path, overrides: Mapping[str, Any]) -> None:
@@ -525,7 +567,8 @@ def _ensure_demo_input(config_path: Path, overrides: Mapping[str, Any]) -> None:
 
 
 def _finish(run_dir: Path, results: list[Any], params: Mapping[str, Any], seed: int | None,
-            started: dt.datetime, review_name: str, command: Sequence[str] | None = None) -> ReviewOutcome:
+            started: dt.datetime, review_name: str, command: Sequence[str] | None = None,
+            status: str | None = None) -> ReviewOutcome:
     from sgreview.audit import audit_run, write_audit
     from sgreview.disclosure import banner_for
     from sgreview.report import write_index
@@ -539,7 +582,7 @@ def _finish(run_dir: Path, results: list[Any], params: Mapping[str, Any], seed: 
         return write_manifest(
             run_dir, inputs=inputs, parameters=params, results=results, seed=seed,
             reconciliation=reconciliation, started=started, ended=ended,
-            command=command, audit=audit,
+            command=command, audit=audit, status=status,
         )
 
     # The audit reads the manifest (run folder, policy), then the index shows its result and
@@ -606,11 +649,23 @@ def retry_failed(
     a replaced model or data file). The reruns write into the same run folder; the manifest
     and index are rewritten with the earlier successes kept and each rerun job's new result.
     """
-    from sgreview.runs import failed_jobs, merge_results, read_manifest, results_from_manifest
+    from sgreview.runs import (
+        clean_partials,
+        failed_jobs,
+        merge_results,
+        read_manifest,
+        results_from_manifest,
+        still_running,
+    )
 
     run_dir = Path(run_dir).expanduser().resolve()
     started = dt.datetime.now(dt.UTC)
     manifest = read_manifest(run_dir)
+    if still_running(manifest):
+        raise ParameterError(
+            f"this run is still in progress (process {manifest['process']['pid']}); wait for "
+            "it to end or stop it before retrying", path=run_dir)
+    clean_partials(run_dir)
     previous = results_from_manifest(run_dir)
     params = manifest.get("parameters", {})
     if config_path is not None:
@@ -633,11 +688,16 @@ def retry_failed(
         for nb_name, stage in stage_of.items()
     ]
     name = params.get("review_name", run_dir.parent.name)
+    rerun_jobs = [j for st in stages for j in st.jobs]
+    rerun_names = {j.name for j in rerun_jobs}
+    progress = _Progress(run_dir, [r for r in previous if r.name not in rerun_names], rerun_jobs,
+                         params, params.get("seed"), started, command)
     try:
-        rerun = run_stages(stages, workers=workers, scheduler=scheduler, announce=announce)
+        rerun = run_stages(stages, workers=workers, scheduler=scheduler, announce=announce,
+                           on_result=progress.record)
     except ReviewInterrupted as stop:
         _finish(run_dir, merge_results(previous, stop.results), params, params.get("seed"),
-                started, name, command)
+                started, name, command, status="interrupted")
         raise
     return _finish(run_dir, merge_results(previous, rerun), params, params.get("seed"), started,
                    name, command)
