@@ -425,3 +425,12 @@ def test_index_groups_reports_by_stage_with_plain_titles_and_links_every_briefin
                        ("briefing.docx", "Word")):
         assert f'<a href="learning/SAR-1/{name}">{text}</a>' in page
     assert "10 read, 10 accepted, none rejected" in page
+
+
+def test_prepare_only_never_overwrites_its_notebook_even_with_force(tmp_path: Path, capsys) -> None:
+    notebook = tmp_path / "ok.ipynb"
+    notebook.write_bytes(OK.read_bytes())
+    before = notebook.read_bytes()
+    assert main(["run", str(notebook), "--prepare-only", "--out", str(notebook), "--force"]) == 2
+    assert "would overwrite the input file" in capsys.readouterr().err
+    assert notebook.read_bytes() == before

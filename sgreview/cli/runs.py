@@ -184,6 +184,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.prepare_only:
         if args.out is None or args.out.suffix != ".ipynb":
             raise ParameterError("--prepare-only needs --out FILE.ipynb")
+        from sgreview.io import check_outputs
+
+        # --force may replace an earlier prepared copy, never the notebook or a parameter file.
+        check_outputs([args.out], [args.notebook, *args.files])
         params, wants_out = _prepare(args.notebook, raw, in_run_folder=False)
         if wants_out and raw.get("output_dir"):
             params["output_dir"] = str(raw["output_dir"])
