@@ -115,9 +115,13 @@ def funnel_plot(
                   plotted_counts=np.concatenate([rows["events"].to_numpy(float), rows["n"].to_numpy(float)]),
                   masked_points=n_hidden)
     if rows.empty:
-        ax.text(0.5, 0.5, "No incidents to compare", ha="center", va="center",
-                transform=ax.transAxes)
+        why = (f"Every group's count here is 1 to {policy.threshold}: too small to plot without "
+               "revealing it.\nThe table below lists the flagged groups." if n_hidden
+               else "No incidents to compare")
+        ax.text(0.5, 0.5, why, ha="center", va="center", transform=ax.transAxes, wrap=True)
+        ax.set_title(title or f"funnel: {name}", fontsize=11)
         ax.set_axis_off()
+        fig.set_size_inches(figsize[0], 1.6)
         return fig
     first = rows.iloc[0]
     kind = str(first.get("kind", "proportion"))
