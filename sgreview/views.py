@@ -34,7 +34,7 @@ _REASONS = {
 _TAGS = {
     "NHS_NUMBER": "NHS numbers", "NAME": "names", "POSTCODE": "postcodes", "PHONE": "phone numbers",
     "EMAIL": "email addresses", "DOB": "dates of birth", "NI_NUMBER": "National Insurance numbers",
-    "ADDRESS": "street addresses", "HOSPITAL_NUMBER": "hospital numbers",
+    "ADDRESS": "street addresses", "HOSPITAL_NUMBER": "hospital numbers", "AGE": "ages",
 }
 _FIELDS = {
     "reported_date": "reported date", "team": "team", "service": "service", "category": "category",

@@ -34,6 +34,7 @@ def test_tags_cover_every_identifier_type():
         "NAME": "[NAME]",
         "ADDRESS": "[ADDRESS]",
         "HOSPITAL_NUMBER": "[HOSPITAL_NUMBER]",
+        "AGE": "[AGE]",
     }
 
 
@@ -286,6 +287,7 @@ def test_counts_are_by_type_with_zeros_and_never_values():
         "NAME": 1,
         "ADDRESS": 0,
         "HOSPITAL_NUMBER": 0,
+        "AGE": 0,
     }
     assert all(isinstance(v, int) for v in res.counts.values())
 
@@ -322,8 +324,8 @@ def test_redact_incidents_uses_each_rows_names_and_drops_name_columns():
     df = pd.DataFrame(
         {
             "incident_id": ["A", "B"],
-            "narrative": ["Zofiq shouted at Quorn.", "Zofiq is another pt; Quorn left."],
-            "patient_name": ["Zofiq Xandr", None],
+            "narrative": ["Rose shouted at Quorn.", "Moved to Rose Ward; Quorn left."],
+            "patient_name": ["Rose Xandr", None],
             "staff_name": ["Quorn", "Quorn"],
         }
     )
@@ -332,7 +334,7 @@ def test_redact_incidents_uses_each_rows_names_and_drops_name_columns():
     assert list(out.columns) == ["incident_id", "narrative"]
     assert out["narrative"].tolist() == [
         "[NAME] shouted at [NAME].",
-        "Zofiq is another pt; [NAME] left.",  # row B's own names only
+        "Moved to Rose Ward; [NAME] left.",  # row B's own names only: Rose Ward stays
     ]
     assert counts["NAME"] == 3
     pd.testing.assert_frame_equal(df, original)
@@ -468,3 +470,74 @@ def test_cli_redact_exits_2_on_bad_output_suffix_or_overwriting_input(export, tm
     assert main(["redact", str(export), "--out", str(tmp_path / "x.txt")]) == 2
     assert main(["redact", str(export), "--out", str(export)]) == 2
     assert main(["redact", str(export), "--out", str(tmp_path / "y.csv"), "--name-column", "Nope"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Concerns that Sinon's mother was not told.", "Concerns that [NAME]'s mother was not told."),
+        ("Had Raquel received the D Dimer test, it may have helped.",
+         "Had [NAME] received the D Dimer test, it may have helped."),
+        ("Marek Kowalski was seen by Olamide Adeyemi.", "[NAME] was seen by [NAME]."),
+        ("Staff spoke to Chukwuemeka about the plan.", "Staff spoke to [NAME] about the plan."),
+        ("It was late. Xiaoming Wang died at home.", "It was late. [NAME] died at home."),
+        ("It was late. Jun Long was seen by the team.", "It was late. [NAME] was seen by the team."),
+        ("It was late. Harsh Ratti died at home.", "It was late. [NAME] died at home."),
+        ("Seen at St. Mary's Hospital and St Thomas' Hospital.", None),
+        ("He lived at 12 Pittington Road, then Bramhall Manor.", "He lived at [ADDRESS], then [ADDRESS]."),
+        ("She has 3 children aged 2, 5 and 9; a 34-year-old man.",
+         "She has 3 children aged [AGE]; a [AGE] man."),
+        ("Clozapie was withheld. Stafffing was short.", None),
+    ],
+)
+def test_names_without_titles_from_every_community_places_and_ages(text, expected):
+    assert redact_texts(pd.Series([text])).text.iloc[0] == (text if expected is None else expected)
+
+
+def test_service_names_given_by_the_trust_are_kept_and_others_become_addresses():
+    text = pd.Series(["Referred to Dean Street clinic and Oakwood Lodge; lived at Bramhall Manor."])
+    kept = redact_texts(text, services=["Dean Street", "Oakwood Lodge"]).text.iloc[0]
+    assert kept == "Referred to Dean Street clinic and Oakwood Lodge; lived at [ADDRESS]."
+    assert redact_texts(text).text.iloc[0] == "Referred to [ADDRESS] clinic and [ADDRESS]; lived at [ADDRESS]."
+
+
+def test_a_service_list_with_a_yaml_error_is_a_parameter_error(tmp_path):
+    from sgreview.errors import ParameterError
+    from sgreview.redact import load_service_names
+
+    good = tmp_path / "services.yaml"
+    good.write_text("services:\n  - Dean Street\n  - Oakwood Lodge\n", encoding="utf-8")
+    assert load_service_names(good) == ["Dean Street", "Oakwood Lodge"]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("services: [Dean Street\n", encoding="utf-8")
+    with pytest.raises(ParameterError, match="bad.yaml"):
+        load_service_names(bad)
+    wrong = tmp_path / "wrong.yaml"
+    wrong.write_text("services: Dean Street\n", encoding="utf-8")
+    with pytest.raises(ParameterError, match="list"):
+        load_service_names(wrong)
+
+
+def test_identifier_like_terms_flags_names_not_words():
+    from sgreview.redact import identifier_like_terms
+
+    assert identifier_like_terms(["patel", "mohammed", "ligature", "rose", "will", "leave"]) == [
+        "patel", "mohammed"]
+
+
+def test_redact_cli_with_a_broken_service_list_is_exit_2(tmp_path, capsys):
+    from sgreview.cli import main
+
+    data = tmp_path / "in.csv"
+    data.write_text("incident_id,incident_date,locality,narrative\n1,01/02/2024,North,Seen at Oak Lodge.\n",
+                    encoding="utf-8")
+    bad = tmp_path / "services.yaml"
+    bad.write_text("- Oak Lodge\n- [unclosed\n", encoding="utf-8")
+    assert main(["redact", str(data), "--out", str(tmp_path / "out.csv"), "--services", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "services.yaml" in err and "Traceback" not in err
+    assert not (tmp_path / "out.csv").exists()
+    good = tmp_path / "good.yaml"
+    good.write_text("- Oak Lodge\n", encoding="utf-8")
+    assert main(["redact", str(data), "--out", str(tmp_path / "out.csv"), "--services", str(good)]) == 0
+    assert "Seen at Oak Lodge." in (tmp_path / "out.csv").read_text(encoding="utf-8")

@@ -19,7 +19,7 @@ from sgreview.io import (
     write_csv,
     write_json,
 )
-from sgreview.redact import TAGS, redact_incidents, redact_texts
+from sgreview.redact import TAGS, load_service_names, redact_incidents, redact_texts
 from sgreview.schema import load_incidents
 
 OUTPUT_SUFFIXES = (".csv", ".xlsx", ".parquet")
@@ -47,6 +47,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="COL",
         help="a column holding a person's name (repeatable): its values are redacted from "
         "that row's narrative and the column is left out of the output",
+    )
+    p.add_argument(
+        "--services",
+        metavar="FILE",
+        help="YAML list of the trust's service names (wards, units, clinics) to keep as they are; "
+        "other care-home, house and street names become [ADDRESS]",
     )
     p.add_argument("--log", metavar="FILE", help="write counts and reconciliation as JSON")
     p.add_argument(
@@ -80,11 +86,12 @@ def write_table(df: pd.DataFrame, path: Path) -> Path:
 
 def _redact(args: argparse.Namespace) -> int:
     out = _check_out(args)
+    services = load_service_names(args.services) if args.services else []
     result = load_incidents(args.data, name_columns=args.name_column, **load_options(args))
     names = result.names
     redacted, counts = redact_incidents(
         pd.concat([result.incidents, names], axis=1), column="narrative",
-        name_columns=list(names.columns),
+        name_columns=list(names.columns), services=services,
     )
     write_table(redacted, out)
     if args.rejects:

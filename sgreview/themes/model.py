@@ -46,6 +46,7 @@ from sklearn.metrics import adjusted_rand_score
 from threadpoolctl import threadpool_limits
 
 from sgreview.errors import InputError, ParameterError
+from sgreview.redact import identifier_like_terms
 from sgreview.themes import cluster
 from sgreview.themes.labels import (
     MATCH_DEPTH,
@@ -64,6 +65,9 @@ from sgreview.themes.labels import (
 )
 from sgreview.themes.text import clean_arrow, count_terms, fit_vocabulary, tokenise_terms
 
+#: A term enters a model's vocabulary only when this many distinct incidents use it (and it
+#: is no known given or family name): models are shared, so they must hold no identifier.
+VOCAB_MIN_INCIDENTS = 2
 #: Fewer usable narratives than this and the model declines to theme (all unthemed).
 MIN_DOCS_TO_THEME = 20
 #: Fewer than this many incidents is a usage error, not a thin result.
@@ -194,8 +198,16 @@ class ThemeModel(TransformerMixin, BaseEstimator):
             sample = np.sort(rng.choice(sample, self.max_fit_docs, replace=False))
 
         min_df = self.min_df if len(sample) >= 10 * max(int(self.min_df), 1) else 1
+        if isinstance(min_df, float):
+            min_df = int(np.ceil(min_df * len(sample)))
+        # Privacy floor: a saved model is shared, so no term seen in fewer distinct incidents
+        # than VOCAB_MIN_INCIDENTS (a name that escaped redaction in one record) and no term
+        # that is a known name (identifier_like_terms) enters its vocabulary.
+        min_df = max(int(min_df), VOCAB_MIN_INCIDENTS)
         fit_text = pc.take(cleaned_arr, pa.array(sample))
         vocabulary = fit_vocabulary(fit_text, min_df, self.max_df if len(sample) > 20 else 1.0)
+        named = set(identifier_like_terms(vocabulary))
+        vocabulary = [t for t in vocabulary if t not in named]
         if not vocabulary:
             raise InputError(
                 "no usable words: after removing stop words and rare words nothing is left "

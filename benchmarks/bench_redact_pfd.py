@@ -1,0 +1,270 @@
+"""Redaction measured on real coroners' text (PFD dev data) with injected identifiers.
+
+Run on purpose, not in the test suite (needs ``../shared/data/pfd_dev``; dev extra ``faker``):
+
+    .venv/bin/python benchmarks/bench_redact_pfd.py [--n 600] [--seed 3] [--speed-n 100000]
+
+Names are drawn from Faker's locale lists, a source the redactor never reads (it uses the
+``gender_guesser`` gazetteer, ``sgreview/data`` word lists and name shapes), so recall is
+measured on names held out from the redactor's own lists. Origin groups: Anglo (en_GB),
+South Asian (en_IN), Pakistani / Arabic-origin (en_PK; Faker has no romanised Arabic),
+West African (yo_NG, ig_NG, ha_NG, tw_GH), East African (sw), Eastern European (pl_PL,
+ro_RO, lt_LT), Chinese (zh_CN romanised) and Turkish (tr_TR). Each name is injected into a
+real narrative in one of several sentence templates (with and without titles, possessives,
+a name alone after a verb, surname alone); an injected name counts as recalled when none of
+its tokens survives in the redacted narrative (names that already occur in the narrative are
+not used). Structured identifiers (NHS, postcode, phone, email, NI, DOB), street addresses,
+care-home names and ages are injected the same way.
+
+Real names: each PFD report's URL slug holds the deceased's name; recall of those names
+(tokens seen capitalised in the narrative) is reported too.
+
+False tags: tags (ages excluded, they are tagged on purpose) on the synthetic generator's
+identifier-free narratives and on ``bench_redact.CLINICAL``, per 1,000 words.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sgreview.redact import TAGS, redact_texts
+
+PFD = Path(__file__).resolve().parents[2] / "shared" / "data" / "pfd_dev" / "pfd_reports_2013_2019.csv"
+GROUPS = {
+    "anglo": ["en_GB"],
+    "south_asian": ["en_IN"],
+    "pakistani_arabic": ["en_PK"],
+    "west_african": ["yo_NG", "ig_NG", "ha_NG", "tw_GH"],
+    "east_african": ["sw"],
+    "eastern_european": ["pl_PL", "ro_RO", "lt_LT"],
+    "chinese": ["zh_CN"],
+    "turkish": ["tr_TR"],
+}
+TEMPLATES = [
+    "{G} {S} was seen by the crisis team on the ward.",
+    "Concerns were raised that {G}'s mother had not been told.",
+    "Had {G} received the D Dimer test, the outcome may have been different.",
+    "{S} told the nurse that he felt unsafe.",
+    "The GP referred {G} {S} to the community mental health team.",
+    "Staff spoke to {G} about the plan.",
+    "{G} had been discharged the previous day.",
+    "Mr {S} attended the inquest with his family.",
+    "A friend, {G} {S}, raised the alarm.",
+    "She was visited by her brother {G}.",
+    "The evidence of {G} {S} was that the door was locked.",
+    "{G} {S} died at home.",
+]
+STRUCTURED = {
+    "NHS_NUMBER": "His NHS number was {v}.",
+    "POSTCODE": "She lived in {v} at the time.",
+    "PHONE": "The family could be reached on {v}.",
+    "EMAIL": "Correspondence was sent to {v}.",
+    "NI_NUMBER": "His National Insurance number {v} was checked.",
+    "DOB": "He was born on {v}.",
+    "ADDRESS": "Police attended {v} that evening.",
+    "CARE_HOME": "She had lived at {v} for two years.",
+    "AGE": "She had three children aged {v}.",
+}
+_TOKEN = re.compile(r"[A-Za-z0-9]+")
+_ANY_TAG = re.compile("|".join(re.escape(t) for k, t in TAGS.items() if k != "AGE"))
+
+
+def _ascii(name: str) -> str:
+    import unicodedata
+
+    return unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode() or name
+
+
+def name_pool(seed: int, per_group: int) -> dict[str, list[tuple[str, str]]]:
+    from faker import Faker
+
+    out = {}
+    for group, locales in GROUPS.items():
+        pairs = []
+        for i in range(per_group):
+            f = Faker(locales[i % len(locales)])
+            f.seed_instance(seed * 1000 + i)
+            if group == "chinese":
+                g, s = f.first_romanized_name(), f.last_romanized_name()
+            else:
+                g, s = f.first_name(), f.last_name()
+            pairs.append((g.split()[0], s.split()[0]))
+        out[group] = pairs
+    return out
+
+
+def _nhs(rng: np.random.Generator) -> str:
+    while True:
+        d = [9, 9, 9, *rng.integers(0, 10, 6).tolist()]
+        check = 11 - sum(x * w for x, w in zip(d, range(10, 1, -1), strict=True)) % 11
+        check = 0 if check == 11 else check
+        if check != 10:
+            s = "".join(map(str, [*d, check]))
+            return f"{s[:3]} {s[3:6]} {s[6:]}"
+
+
+def structured_value(kind: str, rng: np.random.Generator, surname: str) -> str:
+    letters = "ABDEFGHJLNPRSTUWXY"
+    if kind == "NHS_NUMBER":
+        return _nhs(rng)
+    if kind == "POSTCODE":
+        return f"{rng.choice(['M', 'LS', 'B', 'NE', 'SW'])}{rng.integers(1, 20)} {rng.integers(1, 10)}{''.join(rng.choice(list(letters), 2))}"
+    if kind == "PHONE":
+        return f"07700 900{rng.integers(0, 1000):03d}"
+    if kind == "EMAIL":
+        return f"{surname.lower()}{rng.integers(1, 99)}@example.com"
+    if kind == "NI_NUMBER":
+        return f"QQ {rng.integers(10, 99)} {rng.integers(10, 99)} {rng.integers(10, 99)} C"
+    if kind == "DOB":
+        return f"{rng.integers(1, 29):02d}/{rng.integers(1, 13):02d}/{rng.integers(1940, 2005)}"
+    if kind == "ADDRESS":
+        return f"{rng.integers(1, 200)} {surname} {rng.choice(['Road', 'Street', 'Avenue', 'Lane', 'Close', 'Drive'])}"
+    if kind == "CARE_HOME":
+        return f"{surname} {rng.choice(['Manor', 'Lodge', 'Grange', 'Care Home', 'Nursing Home'])}"
+    if kind == "AGE":
+        return f"{rng.integers(1, 9)}, {rng.integers(9, 14)} and {rng.integers(14, 18)}"
+    raise ValueError(kind)
+
+
+def _inject(text: str, sentence: str, rng: np.random.Generator) -> str:
+    cuts = [m.end() for m in re.finditer(r"[.!?]\s+", text)]
+    if not cuts:
+        return text.rstrip() + ". " + sentence
+    at = int(rng.choice(cuts))
+    return text[:at] + sentence + " " + text[at:]
+
+
+def _gone(value: str, before: str, after: str) -> bool:
+    """Every token of ``value`` has lost its injected occurrences in the redacted text."""
+    tokens = _TOKEN.findall(value)
+    for tok in set(tokens):
+        if tok.lower() in {"mr", "mrs", "and"}:
+            continue
+        pattern = re.compile(rf"(?<![A-Za-z0-9]){re.escape(tok)}(?![A-Za-z0-9])")
+        if len(pattern.findall(after)) > len(pattern.findall(before)) - tokens.count(tok):
+            return False
+    return True
+
+
+def build(texts: pd.Series, seed: int) -> tuple[pd.Series, pd.DataFrame]:
+    """Narratives with injected identifiers, and one row per injection (group, kind, value)."""
+    rng = np.random.default_rng(seed)
+    pool = name_pool(seed, per_group=max(50, len(texts) // 2))
+    rows, out = [], []
+    for i, text in enumerate(texts.tolist()):
+        text = str(text)
+        original = text
+        for group in GROUPS:
+            g, s = pool[group][int(rng.integers(len(pool[group])))]
+            g, s = _ascii(g), _ascii(s)
+            if re.search(rf"\b(?:{re.escape(g)}|{re.escape(s)})\b", original, re.IGNORECASE):
+                continue
+            template = TEMPLATES[int(rng.integers(len(TEMPLATES)))]
+            sentence = template.format(G=g, S=s)
+            value = " ".join(t for t in (g if "{G}" in template else "", s if "{S}" in template else "") if t)
+            text = _inject(text, sentence, rng)
+            rows.append({"row": i, "kind": "NAME", "group": group, "value": value, "template": template})
+        kind = list(STRUCTURED)[i % len(STRUCTURED)]
+        surname = pool["anglo"][int(rng.integers(len(pool["anglo"])))][1]
+        value = structured_value(kind, rng, surname)
+        text = _inject(text, STRUCTURED[kind].format(v=value), rng)
+        rows.append({"row": i, "kind": kind, "group": "", "value": value, "template": STRUCTURED[kind]})
+        out.append(text)
+    return pd.Series(out, dtype="str"), pd.DataFrame(rows)
+
+
+def measure(texts: pd.Series, injected: pd.DataFrame, redacted: pd.Series) -> pd.DataFrame:
+    before = texts.tolist()
+    after = redacted.tolist()
+    injected = injected.copy()
+    injected["recalled"] = [
+        _gone(v, before[r], after[r]) for r, v in zip(injected["row"], injected["value"], strict=True)
+    ]
+    return injected
+
+
+def real_name_recall(frame: pd.DataFrame, redacted: pd.Series) -> tuple[int, int]:
+    """Deceased's names from the URL slug, where they appear capitalised in the narrative."""
+    found = kept = 0
+    for url, text, red in zip(frame["url"], frame["narrative"], redacted, strict=True):
+        slug = str(url).rstrip("/").rsplit("/", 1)[-1]
+        for tok in {t.capitalize() for t in slug.split("-") if len(t) > 2 and t.isalpha()}:
+            n = len(re.findall(rf"\b{tok}\b", str(text)))
+            if n:
+                found += n
+                kept += len(re.findall(rf"\b{tok}\b", str(red)))
+    return found, kept
+
+
+def false_tags() -> tuple[int, int]:
+    from bench_redact import CLINICAL
+
+    from sgreview.synth import generate
+
+    data = generate(3000, seed=12)
+    clean = data.incidents.loc[~data.incidents["incident_id"].isin(data.identifiers["incident_id"]), "narrative"]
+    texts = pd.concat([clean, pd.Series(CLINICAL)], ignore_index=True).astype("str")
+    red = redact_texts(texts).text
+    tags = int(red.str.count(_ANY_TAG.pattern).sum())
+    words = int(texts.str.split().str.len().sum())
+    return tags, words
+
+
+def speed(n: int) -> tuple[float, int]:
+    from sgreview.synth import generate
+
+    texts = generate(n, seed=5).incidents["narrative"].astype("str")
+    start = time.perf_counter()
+    redact_texts(texts)
+    return time.perf_counter() - start, int(texts.str.split().str.len().sum())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=600, help="PFD narratives to inject into")
+    ap.add_argument("--seed", type=int, default=3)
+    ap.add_argument("--speed-n", type=int, default=100_000)
+    args = ap.parse_args()
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    if not PFD.exists():
+        print(f"skipped: {PFD} not found")
+        return
+    frame = pd.read_csv(PFD, dtype=str).dropna(subset=["narrative"])
+    frame = frame.sample(min(args.n, len(frame)), random_state=args.seed).reset_index(drop=True)
+    texts, injected = build(frame["narrative"], args.seed)
+    start = time.perf_counter()
+    redacted = redact_texts(texts).text
+    seconds = time.perf_counter() - start
+    result = measure(texts, injected, redacted)
+    names = result[result["kind"] == "NAME"]
+    print(f"PFD narratives: {len(texts)}, words {int(texts.str.split().str.len().sum()):,}, "
+          f"redacted in {seconds:.1f} s")
+    print(f"names injected: {len(names)}, recall {names['recalled'].mean():.2%}")
+    print(names.groupby("group")["recalled"].agg(["size", "mean"]).to_string())
+    missed = names.loc[~names["recalled"], ["group", "template"]]
+    if len(missed):
+        print("missed by template:")
+        print(missed.groupby("template").size().sort_values(ascending=False).to_string())
+    other = result[result["kind"] != "NAME"]
+    print(other.groupby("kind")["recalled"].agg(["size", "mean"]).to_string())
+    found, kept = real_name_recall(frame, redact_texts(frame["narrative"].astype("str")).text)
+    print(f"real deceased names (URL slug) in the narratives: {found}, left after redaction: {kept} "
+          f"(recall {1 - kept / max(found, 1):.2%})")
+    tags, words = false_tags()
+    print(f"false tags on identifier-free clinical text: {tags} in {words:,} words = "
+          f"{1000 * tags / words:.2f} per 1,000 words")
+    if args.speed_n:
+        secs, w = speed(args.speed_n)
+        print(f"throughput: {args.speed_n:,} synthetic narratives ({w:,} words) in {secs:.1f} s "
+              f"= {args.speed_n / secs:,.0f} narratives/s")
+
+
+if __name__ == "__main__":
+    main()
