@@ -46,7 +46,8 @@ def _stage_notebooks(folder: Path) -> Path:
                                                    "language": "python"}})
         nb.cells = [new_code_cell(cell,
                                   metadata={"tags": ["parameters"]}),
-                    new_code_cell("import time\ntime.sleep(1.0)\nprint('done', locality)")]
+                    new_code_cell(f"import time\ntime.sleep({8.0 if name == LOCALITY_NB else 1.0})\n"
+                                  "print('done', locality)")]
         nbformat.write(nb, folder / name)
     return folder
 
@@ -73,12 +74,13 @@ def _start(config: Path, notebooks: Path, out: Path, marker: str) -> subprocess.
                             stderr=subprocess.PIPE, text=True, start_new_session=True, env=env)
 
 
-def _wait_for_first_report(out: Path, proc: subprocess.Popen) -> Path:
+def _wait_for_a_running_locality(out: Path, proc: subprocess.Popen) -> Path:
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         for manifest in out.glob("stop/*/manifest.json"):
             with_status = json.loads(manifest.read_text(encoding="utf-8"))
-            if with_status["status"] == "running" and with_status["counts"]["ok"] >= 1:
+            # data quality and discovery done: a locality report (8 s) is running now
+            if with_status["status"] == "running" and with_status["counts"]["ok"] >= 2:
                 return manifest.parent
         assert proc.poll() is None, proc.communicate()
         time.sleep(0.2)
@@ -102,7 +104,7 @@ def test_an_interrupted_or_killed_review_is_completed_by_retry(review, how):
     config, notebooks, out = review
     marker = uuid.uuid4().hex
     proc = _start(config, notebooks, out, marker)
-    run_dir = _wait_for_first_report(out, proc)
+    run_dir = _wait_for_a_running_locality(out, proc)
     if how == "ctrl-c":
         os.killpg(proc.pid, signal.SIGINT)  # what a terminal sends to the whole group
         _, err = proc.communicate(timeout=120)
@@ -115,9 +117,11 @@ def test_an_interrupted_or_killed_review_is_completed_by_retry(review, how):
         manifest = read_manifest(run_dir)
         assert manifest["status"] == "running"  # recognisable as a partial run
         assert manifest["process"]["pid"] == proc.pid
-        deadline = time.monotonic() + 30
+        # Well before the running report's 8 s would end: the worker dies with its parent
+        # (not when its notebook finishes), and its kernel follows.
+        deadline = time.monotonic() + 4
         while _processes_with(marker) and time.monotonic() < deadline:
-            time.sleep(0.5)
+            time.sleep(0.2)
         assert _processes_with(marker) == [], "workers or kernels outlived the killed review"
     before = read_manifest(run_dir)
     done_before = {j["name"] for j in before["jobs"] if j["status"] == "ok"}
