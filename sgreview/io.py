@@ -168,11 +168,23 @@ def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+#: Columns that exist in memory but are never written to any file: the person pseudonym
+#: links one person's incidents, so it stays inside the process that loaded the data.
+NEVER_WRITTEN = ("person_key",)
+
+
+def without_private(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` without the :data:`NEVER_WRITTEN` columns (every table writer calls this)."""
+    drop = [c for c in NEVER_WRITTEN if c in df.columns]
+    return df.drop(columns=drop) if drop else df
+
+
 def write_csv(df: pd.DataFrame, path: PathLike, *, index: bool = False) -> Path:
-    """Write ``df`` as UTF-8 CSV atomically, with formula-like cells neutralised."""
+    """Write ``df`` as UTF-8 CSV atomically, with formula-like cells neutralised and the
+    person key left out."""
     path = Path(path)
     with atomic_write(path) as fh:
-        neutralise_formulas(df).to_csv(fh, index=index, lineterminator="\n")
+        neutralise_formulas(without_private(df)).to_csv(fh, index=index, lineterminator="\n")
     return path
 
 

@@ -80,6 +80,26 @@ class CaseFilter(_Strict):
     period_end: IsoDate = None
 
 
+def _http_url(value: Any) -> Any:
+    """An absolute http(s) address without spaces, or a clear error naming the value."""
+    from urllib.parse import urlparse
+
+    text = str(value).strip() if isinstance(value, str) else value
+    if not isinstance(text, str):
+        return value
+    parsed = urlparse(text)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc or any(c.isspace() for c in text):
+        raise ValueError(f"bad URL {value!r}: use an absolute http:// or https:// address")
+    return text
+
+
+class Resource(_Strict):
+    """A link for section 6 of the 7-minute briefing (guidance, training, a local procedure)."""
+
+    title: str
+    url: Annotated[str, BeforeValidator(_http_url)]
+
+
 class NotebookParameters(_Strict):
     """The shared vocabulary every report notebook draws its ``parameters`` cell from.
 
@@ -117,6 +137,7 @@ class NotebookParameters(_Strict):
     case_ref: str | None = None
     case_incident_ids: IncidentIds = []
     case_filter: CaseFilter | None = None
+    resources: list[Resource] = []
 
     @model_validator(mode="after")
     def _check_ranges(self) -> NotebookParameters:

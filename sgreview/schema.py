@@ -17,7 +17,11 @@ from the same row's narrative (:attr:`LoadResult.names`), and are never written.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import os
 import re
+import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -41,6 +45,7 @@ OPTIONAL: tuple[str, ...] = (
     "sex",
     "ethnicity",
     "case_ref",
+    "person_id",
 )
 CANONICAL: tuple[str, ...] = REQUIRED + OPTIONAL
 HARM_LEVELS: tuple[str, ...] = ("none", "low", "moderate", "severe", "death")
@@ -74,7 +79,15 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "sex": ("sex", "gender"),
     "ethnicity": ("ethnicity", "ethnic group", "ethnic origin"),
     "case_ref": ("case ref", "case reference", "review ref", "sar ref"),
+    "person_id": ("person id", "patient id", "service user id", "client id", "person ref",
+                  "nhs number", "rio number", "mrn"),
 }
+
+#: Environment variable holding the secret that keys the person pseudonym. Set it to link the
+#: same person across separate loads and runs; without it each load draws a fresh random key,
+#: so pseudonyms are only comparable within one load (enough for repeat-incident counts).
+PERSON_KEY_ENV = "SGREVIEW_PERSON_KEY"
+_PROCESS_KEY: bytes | None = None
 
 _HARM_MAP = {
     "none": "none", "no harm": "none", "no": "none", "nil": "none", "near miss": "none",
@@ -365,6 +378,10 @@ def _validate(
     for c in ("team", "service"):
         if c in acc:
             acc[c] = tidy_labels(_clean_text(acc[c]))
+    if "person_id" in acc:
+        acc["person_key"] = pseudonymise(acc.pop("person_id"))
+        warnings["person_id_blank"] = int(acc["person_key"].isna().sum())
+        acc["person_incidents"] = acc.groupby("person_key")["incident_id"].transform("size").astype("Int64")
     acc.insert(0, "source_row", source_row[~rejected].astype(int))
     acc = acc.reset_index(drop=True)
     ordered = ["incident_id", "incident_date", "locality", "narrative"]
@@ -438,6 +455,33 @@ def vet_kept_columns(frame: pd.DataFrame, columns: Sequence[str], path: str = "<
                 path=path,
                 column=col,
             )
+
+
+
+def _person_secret() -> bytes:
+    global _PROCESS_KEY
+    env = os.environ.get(PERSON_KEY_ENV, "")
+    if env:
+        return env.encode("utf-8")
+    if _PROCESS_KEY is None:
+        _PROCESS_KEY = secrets.token_bytes(32)
+    return _PROCESS_KEY
+
+
+def pseudonymise(values: pd.Series) -> pd.Series:
+    """Replace person identifiers by a keyed hash (HMAC-SHA256, 16 hex characters).
+
+    The raw value never leaves loading: callers get only the pseudonym, blank values become
+    missing ("no person key", kept and counted), and because the hash is keyed an NHS number
+    cannot be recovered by hashing every possible number. Values are compared after trimming,
+    removing inner spaces and folding case ("943 476 5919" and "9434765919" are one person).
+    """
+    norm = values.astype("string").str.strip().str.replace(r"\s+", "", regex=True).str.casefold()
+    norm = norm.where(norm.fillna("") != "")
+    key = _person_secret()
+    uniq = norm.dropna().unique()
+    table = {v: hmac.new(key, v.encode("utf-8"), hashlib.sha256).hexdigest()[:16] for v in uniq}
+    return norm.map(table).astype("string")
 
 
 def parse_dates(values: pd.Series, earliest_date: date | str | None = EARLIEST_DATE) -> pd.Series:

@@ -383,51 +383,50 @@ def test_briefing_golden_structure_seven_sections_no_identifiers_small_counts_hi
     assert re.findall(r'<section id="section-(\d)">', html) == list("1234567")
     for text in (md, html):
         assert NHS not in text and PHONE not in text and "John Smith" not in text
-    lines = pd.Series([ln for ln in md.splitlines() if ln.startswith(">")])
-    assert len(lines) and not contains_identifiers(lines).any()
+    quoted = pd.Series(re.findall(r"\u201c(.+?)\u201d", md))
+    assert len(quoted) and not contains_identifiers(quoted).any()
     # 12 self-harm incidents show rounded to 10; 3 absconding are hidden, and so are the 9
     # financial abuse ones, or 25 - 10 - 10 would give the hidden 3 away.
-    assert "This briefing covers about 25 incidents" in md
+    assert "This case set holds about 25 incidents, recorded in North and South" in md
     # The share follows the rounded counts shown (10 of about 25 = 40%), not the exact 12/24.
     assert "| Self-harm: ligature, cut | 10 | 40% |" in md
     assert "| Absconding: leave, AWOL | * | * |" in md
     assert "| Financial abuse: money | * | * |" in md
     assert "| North | 15 |" in md and "| South | 10 |" in md
-    # Excerpts only for the theme above the threshold, each with its incident reference.
-    excerpts = [e for s in briefing.sections for e in s.excerpts]
-    # Financial abuse (9) may show examples though its count is hidden for secondary reasons.
-    assert excerpts and {e.theme_label for e in excerpts} == {"Self-harm: ligature, cut",
-                                                              "Financial abuse: money"}
-    assert all(e.incident_id in set(case["incident_id"]) for e in excerpts)
-    assert all(f"incident {e.incident_id}" in md for e in excerpts)
+    # Tables sit in the appendix, after the seven sections; no CSV path in the sections.
+    sections_text = md.split("## Appendix")[0]
+    assert "|" not in sections_text and ".csv" not in sections_text
+    # The chronology quotes incidents of themes above the threshold only (absconding has 3),
+    # each with its incident reference.
+    chrono = briefing.tables["chronology"]
+    assert len(chrono) == 6 and set(chrono["theme_id"]) <= {"T01", "T03"}
+    assert all(f"(incident {i})" in md for i in chrono.loc[chrono["excerpt_shown"], "incident_id"])
+    assert set(chrono["incident_id"]) <= set(case["incident_id"])
 
 
 GOLDEN_SKELETON = [
     "# 7-minute briefing: SAR-1",
     "## 1. Background",
-    "**Incidents by locality**",
-    "| Locality | Incidents |",
     "## 2. Why it matters",
-    "**Case set themes against the whole organisation**",
-    "| Theme | Case set incidents | Share of case set | Organisation incidents | Share of organisation | Organisation trend |",
     "## 3. What happened",
-    "**Incidents by theme**",
-    "| Theme | Incidents | Share of case set |",
-    "**Incidents by recorded harm**",
-    "| Harm | Incidents |",
     "## 4. Key findings",
     "## 5. Learning",
-    "**Practice themes**",
-    "| Practice theme | Incidents mentioning it | Work-system factors |",
     "## 6. Things to remember",
-    "**Completed actions and their effect**",
-    "| Action | Theme | Owner | Completed | Effect | Rate ratio after/before (CI) |",
     "## 7. What to do",
-    "**Open actions**",
-    "| Action | Theme | Owner | Due | Status | Overdue |",
     "**Information sharing and record keeping**",
     "**Carers and family involvement**",
     "**For every team**",
+    "## Appendix: tables",
+    "**Case set themes against the whole organisation**",
+    "| Theme | Case set incidents | Share of case set | Organisation incidents | Share of organisation | Organisation trend |",
+    "**Practice themes**",
+    "| Practice theme | SAR domain | Incidents describing it | Of which something not done | Work-system factor |",
+    "**Completed actions and their effect**",
+    "| Action | Theme | Owner | Completed | Effect | Rate ratio after/before (CI) |",
+    "**Open actions**",
+    "| Action | Theme | Owner | Due | Status | Overdue |",
+    "**Incidents by locality**",
+    "| Locality | Incidents |",
 ]
 
 
@@ -458,7 +457,9 @@ def test_briefing_actions_show_owner_effect_and_overdue():
     s6, s7 = briefing.sections[5], briefing.sections[6]
     assert any("Action FALL" in b and "Effect: improved" in b for b in s6.bullets)
     assert any("Action CONTROL" in b and "Effect: no change" in b for b in s6.bullets)
-    open_rows = s7.tables[0]
+    assert s7.bullets == ["Action OPEN (Absconding: leave, AWOL, owner Matron): open, due 31 Mar 2024, "
+                          "overdue by 92 days."]
+    open_rows = next(t for t in briefing.appendix if t.caption == "Open actions")
     assert open_rows.rows[0][0] == "OPEN" and open_rows.highlight == [True]
     assert open_rows.rows[0][5].startswith("yes, ")
     assert "**OPEN**" in briefing.to_markdown() and 'class="overdue"' in briefing.to_html()
@@ -480,18 +481,23 @@ def test_briefing_questions_come_from_the_bank_for_detected_practice_themes():
     assert pt.loc["carers_family", "incidents"] == 11
 
 
-def test_fully_suppressed_case_set_says_so_instead_of_an_empty_briefing():
+def test_fully_suppressed_case_set_says_so_in_one_line_instead_of_a_page_of_stars():
     df = _org()
     case = df[(df.theme_id == "T03")].head(5)
     briefing, _ = _briefing(df, case)
     md = briefing.to_markdown()
     assert briefing.fully_suppressed
-    assert _section_headings(md) == [(str(n), t) for n, t in TITLES.items()]
-    assert "fewer than 8 incidents" in md
-    assert "every count in this case set is below the disclosure threshold" in md.lower()
-    assert md.count("This part is suppressed") == 3
+    # Sections 2-5 would be all "*": they are left out, and section 1 says so in one line.
+    assert _section_headings(md) == [("1", TITLES[1]), ("6", TITLES[6]), ("7", TITLES[7])]
+    assert briefing.sections[0].paragraphs == [
+        "This case set has fewer than 8 incidents (July 2022 to July 2022): too few to summarise "
+        "without risk of identifying the people involved, so sections 2 to 5 are left out; the "
+        "review panel should read the records."]
+    assert "*" not in md.split("## 1.")[1].split("## 6.")[0]
     assert not [e for s in briefing.sections for e in s.excerpts]
     assert "Financial abuse: money" not in md.split("## 6.")[0]
+    # No practice-theme questions that would hint at what the few records say.
+    assert [h for h, _ in briefing.sections[-1].questions] == ["For every team"]
 
 
 def test_detect_practice_themes_on_word_boundaries():
@@ -547,7 +553,7 @@ def test_word_briefing_has_the_seven_numbered_headings(tmp_path):
     path = tmp_path / "b.docx"
     path.write_bytes(briefing.to_docx())
     heads = [p.text for p in Document(str(path)).paragraphs if p.style.name == "Heading 1"]
-    assert heads == [f"{n}. {t}" for n, t in TITLES.items()]
+    assert heads == [f"{n}. {t}" for n, t in TITLES.items()] + ["Appendix: tables"]
 
 
 def test_learning_summary_one_call_and_a_bad_case_set_spares_the_rest(tmp_path):
@@ -564,3 +570,78 @@ def test_learning_summary_one_call_and_a_bad_case_set_spares_the_rest(tmp_path):
                            practice_themes=PRACTICE)
     assert res.paths == {} and res.effects is None
     assert "No actions register was given" in res.briefing.to_markdown()
+
+
+# ------------------------------------------------------------------ scope, summary, resources
+
+
+def test_actions_in_scope_match_theme_and_locality_or_case_ref():
+    from sgreview.learning import actions_in_scope
+
+    acts = pd.DataFrame({
+        "action_id": ["HERE", "ELSEWHERE", "TRUST", "OTHER_THEME", "PANEL"],
+        "theme_id": ["T01", "T01", "T01", "T02", "T03"],
+        "theme_ids": ["T01", "T01", "T01", "T02", "T03"],
+        "locality": ["North", "Greystone", "all", "North", "Greystone"],
+        "case_ref": ["", "", "", "", "SAR-1"],
+    })
+    case = pd.DataFrame({"locality": ["North", "North"], "case_ref": ["SAR-1", "SAR-1"]})
+    got = actions_in_scope(acts, case, {"T01"})
+    assert got[["action_id", "scope"]].values.tolist() == [
+        ["HERE", "locality"], ["TRUST", "organisation"], ["PANEL", "case"]]
+
+
+def test_briefing_shows_no_action_from_another_locality_and_summary_agrees_with_section_7():
+    df = _with_case_set(_org())
+    acts = _actions_for(df)
+    extra = acts.iloc[[-1]].assign(action_id="EAST", locality="East")  # same theme, wrong place
+    register = pd.concat([acts, extra], ignore_index=True)
+    eff = action_effects(register, df)
+    case = select_case_set(df, case_ref="SAR-1")
+    briefing = build_briefing("SAR-1", case, df, THEMES, None, eff, policy=POLICY, practice_themes=PRACTICE)
+    md = briefing.to_markdown()
+    assert "EAST" in set(eff["action_id"]) and "EAST" not in md
+    scope = briefing.actions_in_scope
+    assert "EAST" not in set(scope["action_id"])
+    live = scope[scope["status"].isin(["open", "in_progress"])]
+    s7 = briefing.sections[6]
+    assert s7.paragraphs[0] == f"Open actions in scope for this case set: {len(live)}; overdue: " \
+                               f"{int(live['overdue'].sum())}."
+    assert len(s7.bullets) == len(live)
+    done = scope[scope["status"] == "completed"]
+    summary = " ".join(briefing.one_minute_summary())
+    assert f"{len(done)} of {len(scope)} actions in scope are completed" in summary
+    assert f"chase {int(live['overdue'].sum())} overdue of the {len(live)} open actions in section 7" in summary
+
+
+def test_case_summary_names_adult_a_with_age_band_and_setting():
+    df = _with_case_set(_org())
+    case = select_case_set(df, case_ref="SAR-1").assign(
+        person_key="k1", age_band="36-45", service="Community mental health",
+        safeguarding_referral=True)
+    briefing = build_briefing("SAR-1", case, df, THEMES, None, None, policy=POLICY, practice_themes=PRACTICE)
+    first = briefing.sections[0].paragraphs
+    assert first[0] == ("Adult A, aged 36-45, was the subject of about 25 incidents recorded by "
+                        "community mental health services in North and South between July 2022 "
+                        "and August 2022, a span of 2 months.")
+    assert first[1] == ("The most serious recorded harm was low, and no incidents were moderate harm "
+                        "or worse; about 25 incidents led to a safeguarding referral.")
+
+
+def test_resources_become_links_and_a_bad_url_is_a_parameter_error():
+    df = _with_case_set(_org())
+    case = select_case_set(df, case_ref="SAR-1")
+    good = [{"title": "Care Act guidance", "url": "https://www.gov.uk/care-act"}]
+    b = build_briefing("SAR-1", case, df, THEMES, None, None, policy=POLICY, resources=good)
+    assert b.sections[5].links == [("Care Act guidance", "https://www.gov.uk/care-act")]
+    assert '<a href="https://www.gov.uk/care-act">Care Act guidance</a>' in b.to_html()
+    for bad in ("www.gov.uk/care-act", "javascript:alert(1)", "https://gov .uk", ""):
+        with pytest.raises(ParameterError, match="bad URL"):
+            build_briefing("SAR-1", case, df, THEMES, None, None, policy=POLICY,
+                           resources=[{"title": "x", "url": bad}])
+
+
+def test_briefing_reads_in_seven_minutes():
+    df = _with_case_set(_org())
+    briefing, _ = _briefing(df, select_case_set(df, case_ref="SAR-1"))
+    assert 400 <= briefing.word_count() <= 900

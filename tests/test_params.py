@@ -349,3 +349,14 @@ def test_sgreview_params_lists_every_key_with_type_default_and_meaning(capsys):
         assert f"\n{key}\n" in f"\n{text}", key
     assert "type: whole number or auto; default: \"auto\"" in text
     assert "case_sets[].filter.theme" in text
+
+
+def test_resources_with_a_bad_url_are_exit_2_naming_the_url(tmp_path: Path) -> None:
+    from sgreview.params import load_review_config
+
+    good = {"data_path": "x.csv", "resources": [{"title": "MCA", "url": "https://www.legislation.gov.uk/ukpga/2005/9"}]}
+    cfg = load_review_config(write_yaml(tmp_path / "good.yaml", good), check_files=False)
+    assert cfg.resources[0].url == "https://www.legislation.gov.uk/ukpga/2005/9"
+    bad = {"data_path": "x.csv", "resources": [{"title": "MCA", "url": "legislation.gov.uk/ukpga"}]}
+    with pytest.raises(ParameterError, match=r"resources.*bad URL 'legislation.gov.uk/ukpga'"):
+        load_review_config(write_yaml(tmp_path / "bad.yaml", bad), check_files=False)

@@ -20,6 +20,7 @@ from sgreview.synth.identifiers import FIRST_FEMALE, FIRST_MALE, SURNAMES, nhs_c
 INCIDENT_COLUMNS = [
     "incident_id", "incident_date", "reported_date", "locality", "team", "service", "category",
     "harm", "safeguarding_referral", "age_band", "sex", "ethnicity", "narrative", "case_ref",
+    "person_id",
 ]
 
 
@@ -266,3 +267,26 @@ def test_cli_synth_writes_files_and_rejects_bad_suffix(tmp_path, capsys):
     assert (tmp_path / "s_denominators.csv").exists()
     assert main(["synth", "--out", str(tmp_path / "s.txt")]) == 2
     assert "s.txt" in capsys.readouterr().err
+
+
+def test_core_question_plants_are_in_the_data_and_recorded(data):
+    inc, sig = data.incidents, data.signals
+    rep = sig["repeat_person"]
+    mine = inc[inc["person_id"] == rep["person_id"]]
+    assert len(mine) == rep["incidents"] == 12
+    assert set(mine["locality"]) == {rep["locality"]}
+    assert mine[["age_band", "sex", "ethnicity"]].nunique().max() == 1
+    # Chance repeats stay small: nobody else outside the review case sets has 8 or more.
+    others = inc[(inc["person_id"] != rep["person_id"]) & (inc["case_ref"] == "") & (inc["person_id"] != "")]
+    assert others["person_id"].value_counts().max() < 8
+    share = inc.groupby("locality")["safeguarding_referral"].apply(lambda s: (s == "yes").mean())
+    low = sig["low_referral"]["locality"]
+    assert share[low] < 0.6 * share.drop(low).min()
+    grp = sig["raised_restraint"]["ethnicity"]
+    restraint = data.truth["theme"].to_numpy() == "restrictive_practice"
+    in_group = inc["ethnicity"].to_numpy() == grp
+    assert restraint[in_group].mean() > 2 * restraint[~in_group].mean()
+    # Each review case set is one person (Adult A).
+    for ref in sig["case_sets"]:
+        assert inc.loc[inc["case_ref"] == ref, "person_id"].nunique() == 1
+    assert 0 < (inc["person_id"] == "").mean() < 0.05

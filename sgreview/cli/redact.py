@@ -15,6 +15,7 @@ from sgreview.io import (
     check_outputs,
     neutralise_formulas,
     sha256_file,
+    without_private,
     write_bytes,
     write_csv,
     write_json,
@@ -74,6 +75,7 @@ def _check_out(args: argparse.Namespace) -> Path:
 def write_table(df: pd.DataFrame, path: Path) -> Path:
     """Write ``df`` atomically as CSV, XLSX or Parquet by suffix (formula-safe for spreadsheets)."""
     suffix = path.suffix.lower()
+    df = without_private(df)
     if suffix == ".csv":
         return write_csv(df, path)
     buf = io.BytesIO()

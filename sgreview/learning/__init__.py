@@ -32,11 +32,17 @@ from sgreview.learning.actions import (
     load_actions,
     rate_ratio,
 )
-from sgreview.learning.briefing import Briefing, build_briefing, detect_practice_themes, linked_to
-from sgreview.learning.casesets import case_set_spec, select_case_set
+from sgreview.learning.briefing import (
+    Briefing,
+    build_briefing,
+    check_resources,
+    detect_practice_themes,
+)
+from sgreview.learning.casesets import actions_in_scope, case_set_spec, linked_to, select_case_set
 
 __all__ = [
-    "EFFECTS", "ActionsRegisterError", "Briefing", "LearningResult", "action_effects",
+    "EFFECTS", "ActionsRegisterError", "Briefing", "LearningResult", "action_effects", "actions_in_scope",
+    "check_resources", "linked_to",
     "build_briefing", "detect_practice_themes", "effect_charts", "learning_summary",
     "load_actions", "rate_ratio", "run_learning", "select_case_set", "slug", "write_learning",
 ]
@@ -47,7 +53,7 @@ ACTION_COLUMNS = [
     "theme_ids", "locality", "completed_date", "days_overdue", "months_before", "months_after", "events_before",
     "events_after", "exposure_before", "exposure_after", "rate_unit", "rate_before",
     "rate_after", "rate_ratio", "ci_level", "ci_low", "ci_high", "p_value", "spc_signal", "reason",
-    "linked_to_case_set",
+    "linked_to_case_set", "scope",
 ]
 
 
@@ -70,8 +76,11 @@ def _actions_table(effects: pd.DataFrame | None, briefing: Briefing) -> pd.DataF
     if effects is None:
         return pd.DataFrame(columns=ACTION_COLUMNS)
     out = effects.copy()
-    case_themes = set(briefing.tables["theme_comparison"]["theme_id"].astype(str))
-    out["linked_to_case_set"] = linked_to(out, case_themes)
+    scope = briefing.actions_in_scope
+    in_scope = set() if scope is None else set(scope["action_id"].astype(str))
+    out["linked_to_case_set"] = out["action_id"].astype(str).isin(in_scope)
+    scopes = {} if scope is None else dict(zip(scope["action_id"].astype(str), scope["scope"], strict=True))
+    out["scope"] = [scopes.get(a, "") for a in out["action_id"].astype(str)]
     for col in ("due_date", "completed_date"):
         out[col] = pd.to_datetime(out[col]).dt.strftime("%Y-%m-%d")
     for col in ACTION_COLUMNS:
@@ -124,6 +133,9 @@ def write_learning(
             "notices": briefing.notices,
             "incidents": int(briefing.tables["case_set_summary"].set_index("measure").loc["incidents", "value"]),
             "effects": {} if effects is None else effects["effect"].value_counts().to_dict(),
+            "words": briefing.word_count(),
+            "actions_in_scope": ([] if briefing.actions_in_scope is None
+                                 else briefing.actions_in_scope["action_id"].astype(str).tolist()),
         }, tmp / "summary.json")
         old = None
         if out_dir.exists():
@@ -145,7 +157,8 @@ def _with_incident_columns(assignments: pd.DataFrame, incidents: pd.DataFrame | 
     """Bring narrative, harm and case_ref from the incidents when assignments lack them."""
     if incidents is None:
         return assignments
-    extra = [c for c in ("narrative", "harm", "case_ref", "locality", "incident_date")
+    extra = [c for c in ("narrative", "harm", "case_ref", "locality", "incident_date", "person_key",
+                         "age_band", "service", "safeguarding_referral")
              if c in incidents.columns and c not in assignments.columns]
     if not extra:
         return assignments
@@ -172,6 +185,7 @@ def learning_summary(
     improvement_direction: str = "decrease",
     practice_themes: list[dict] | None = None,
     title: str | None = None,
+    resources: list[dict] | None = None,
     docx: bool = True,
 ) -> LearningResult:
     """The whole learning stage for one case set; writes ``out_dir`` when it is not None.
@@ -196,10 +210,13 @@ def learning_summary(
         opts = dict(period=period, denominators=denominators, denominator_unit=denominator_unit,
                     improvement_direction=improvement_direction)
         effects = action_effects(register, data, min_points_after=min_points_after, **opts)
+        if "case_ref" in register.columns and "case_ref" not in effects.columns:
+            # An action agreed by a review panel names its case: keep that link for scoping.
+            effects = effects.merge(register[["action_id", "case_ref"]], on="action_id", how="left")
         charts = effect_charts(register, data, **opts)
     briefing = build_briefing(
         name, case, data, themes, evidence, effects, policy=policy,
-        practice_themes=practice_themes, title=title or case_set.get("title"),
+        practice_themes=practice_themes, title=title or case_set.get("title"), resources=resources,
     )
     paths = (write_learning(briefing, effects, out_dir, charts=charts, docx=docx, policy=policy)
              if out_dir else {})

@@ -25,6 +25,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from sgreview.errors import InputError
 from sgreview.learning.actions import complete_periods, period_freq
+from sgreview.learning.casesets import actions_in_scope
 from sgreview.schema import HARM_LEVELS, parse_dates
 from sgreview.schema import UNTHEMED_ID as UNTHEMED
 from sgreview.textsafe import CONTENT_SECURITY_POLICY, md
@@ -42,9 +43,12 @@ TITLES = {
     7: "What to do",
 }
 EXCERPTS_PER_THEME = 2
+#: Key incidents listed in the chronology (section 3).
+MAX_CHRONOLOGY = 6
+MIN_PRECISION_TEXT = "0.8"
 #: The theme model's bucket for incidents no theme fits: counted, never quoted as a theme.
 MAX_THEMES = 6
-MAX_QUESTION_THEMES = 5
+MAX_QUESTION_THEMES = 3
 
 _TEXT_COLUMNS = ("sentence", "text", "evidence", "excerpt")
 _SENTENCE_SPLIT = r"(?<=[.!?])\s+"
@@ -78,6 +82,7 @@ class Section:
     excerpts: list[Excerpt] = field(default_factory=list)
     questions: list[tuple[str, list[str]]] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
+    links: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -96,6 +101,44 @@ class Briefing:
     notices: list[str]
     fully_suppressed: bool
     policy_text: str
+    #: Tables a reader may want after the seven sections (each names its CSV).
+    appendix: list[BriefTable] = field(default_factory=list)
+    #: The actions in scope for this case set: sections 6 and 7 and the one-minute summary
+    #: all read this one frame (None when there is no register).
+    actions_in_scope: pd.DataFrame | None = None
+
+    def word_count(self) -> int:
+        """Words a team reads in the seven sections (not the appendix tables)."""
+        parts = [self.title]
+        for s in self.sections:
+            parts += [s.title, *s.paragraphs, *s.bullets, *(e.text for e in s.excerpts)]
+            parts += [t for t, _ in s.links]
+            for heading, qs in s.questions:
+                parts += [heading, *qs]
+        return sum(len(p.split()) for p in parts)
+
+    def one_minute_summary(self, direction: str = "decrease") -> list[str]:
+        """The actions part of the one-minute summary, from the same list as section 7."""
+        acts = self.actions_in_scope
+        if acts is None:
+            return ["**What to do:** agree actions for the learning below and record them in "
+                    "the actions register."]
+        if acts.empty:
+            return ["**What changed:** no action in the register is in scope for this case set "
+                    "(same theme and locality, or its case reference).",
+                    "**What to do:** use the reflective questions in section 7 at the next team "
+                    "meeting."]
+        done = acts[acts["status"].astype(str) == "completed"]
+        live = acts[acts["status"].astype(str).isin(["open", "in_progress"])]
+        improved = int((done["effect"] == "improved").sum())
+        overdue = int(live["overdue"].astype(bool).sum())
+        lines = [f"**What changed:** {len(done)} of {len(acts)} actions in scope are completed; "
+                 f"{improved} of those were followed by a fall beyond chance in their theme "
+                 f"(judged as a {direction} being better)."]
+        todo = [f"chase {overdue} overdue of the {len(live)} open actions in section 7"] if overdue else []
+        todo.append("use the reflective questions in section 7 at the next team meeting")
+        lines.append("**What to do:** " + "; ".join(todo) + ".")
+        return lines
 
     def to_markdown(self) -> str:
         return _env().get_template("briefing.md.j2").render(b=self)
@@ -397,6 +440,7 @@ class _Context:
     labels: dict[str, str]
     policy: Any
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    appendix: list[BriefTable] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
 
     @property
@@ -416,8 +460,31 @@ class _Context:
         return int(getattr(self.policy, "threshold", 7))
 
 
-_HIDDEN_NOTE = ("This part is suppressed: the case set has too few incidents to show counts or "
-                "examples without risk of identifying the people involved.")
+def _about(policy: Any, n: int) -> str:
+    """A count for a sentence: "none", "fewer than 8", or the rounded count ("about 15")."""
+    n = int(n)
+    if n == 0:
+        return "none"
+    if hasattr(policy, "about"):
+        return policy.about(n)
+    if not _visible(policy, n):
+        return f"fewer than {int(getattr(policy, 'threshold', 7)) + 1}"
+    shown = _shown(policy, [n])[0]
+    return shown if shown == str(n) else f"about {shown}"
+
+
+def _plural(n: int, one: str, many: str) -> str:
+    return one if n == 1 else many
+
+
+def _join(items: Sequence[str]) -> str:
+    items = list(items)
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _incidents(policy: Any, n: int) -> str:
+    """ "no incidents", "fewer than 8 incidents", "about 15 incidents", "20 incidents"."""
+    return "no incidents" if int(n) == 0 else f"{_about(policy, n)} incidents"
 
 
 def build_briefing(
@@ -432,18 +499,25 @@ def build_briefing(
     practice_themes: Sequence[Mapping[str, Any]] | None = None,
     question_bank: Mapping[str, Any] | None = None,
     title: str | None = None,
+    resources: Sequence[Mapping[str, str]] | None = None,
 ) -> Briefing:
     """Build the seven sections for one case set, and the tables behind their numbers.
 
     ``case_assignments`` are the case set's rows of the assignments (from
     :func:`~sgreview.learning.casesets.select_case_set`), with a redacted ``narrative`` column
-    when practice themes and excerpts are wanted; ``all_assignments`` is the whole
-    organisation; ``themes`` the theme model's table; ``evidence`` the model's evidence
-    sentences (theme_id, incident_id, sentence) or None; ``actions_effects`` the output of
-    :func:`~sgreview.learning.actions.action_effects` (None when there is no register).
+    when practice themes and excerpts are wanted (and ``harm``, ``age_band``, ``service``,
+    ``person_key`` when known); ``all_assignments`` is the whole organisation; ``themes`` the
+    theme model's table; ``evidence`` the model's evidence sentences or None;
+    ``actions_effects`` the output of :func:`~sgreview.learning.actions.action_effects` (None
+    when there is no register): only the actions in scope for the case set are used
+    (:func:`~sgreview.learning.casesets.actions_in_scope`). ``resources`` are
+    ``{title, url}`` links for section 6 (checked by :func:`check_resources`).
+    A case set below the disclosure threshold gets one line in section 1 instead of
+    sections 2-5, which would otherwise be all ``*``.
     """
     if case_assignments.empty:
         raise InputError(f"case set '{case_set_name}' matches no incidents")
+    links = check_resources(resources)
     case = case_assignments.copy()
     org = all_assignments.copy()
     for df in (case, org):
@@ -460,51 +534,109 @@ def build_briefing(
         ctx.notices.append(f"case set '{case_set_name}' is fully suppressed ({ctx.n_case} incidents)")
 
     comp = _theme_comparison(ctx)
-    s5, found = _learning(ctx, practice_themes)
-    s6, s7 = _actions(ctx, actions_effects, comp)
-    for key, name in found[:MAX_QUESTION_THEMES]:
+    scope = _scope(ctx, actions_effects, comp)
+    found, hits = _practice(ctx, practice_themes)
+    s6, s7 = _actions(ctx, scope, links)
+    for key, name in ([] if ctx.full_hide else found[:MAX_QUESTION_THEMES]):
         qs = _questions_for(bank, key, name)
         if qs:
             s7.questions.append((name, qs))
     s7.questions.append(("For every team", list(bank.get("general", []))))
-    sections = [_background(ctx), _why_it_matters(ctx, comp), _what_happened(ctx, comp),
-                _key_findings(ctx, comp, evidence), s5, s6, s7]
+    if ctx.full_hide:
+        sections = [_background(ctx), s6, s7]
+    else:
+        sections = [_background(ctx), _why_it_matters(ctx, comp), _chronology(ctx, comp),
+                    _findings(ctx, hits), _learning(ctx), s6, s7]
+    _key_findings_evidence(ctx, comp, evidence)
     return Briefing(name=case_set_name, title=title or f"7-minute briefing: {case_set_name}",
                     sections=sections, tables=ctx.tables, notices=ctx.notices,
-                    fully_suppressed=ctx.full_hide, policy_text=_policy_text(policy))
+                    fully_suppressed=ctx.full_hide, policy_text=_policy_text(policy),
+                    appendix=ctx.appendix, actions_in_scope=scope)
+
+
+def check_resources(resources: Sequence[Mapping[str, str]] | None) -> list[tuple[str, str]]:
+    """``[{title, url}]`` -> ``[(title, url)]``; a missing title or a URL that is not an
+    absolute http(s) address is a :class:`~sgreview.errors.ParameterError` (exit 2)."""
+    from urllib.parse import urlparse
+
+    from sgreview.errors import ParameterError
+
+    out = []
+    for i, item in enumerate(resources or [], start=1):
+        if not isinstance(item, Mapping):
+            raise ParameterError(f"resources item {i} must be a mapping with title and url",
+                                 column="resources")
+        title, url = str(item.get("title") or "").strip(), str(item.get("url") or "").strip()
+        parsed = urlparse(url)
+        if not title:
+            raise ParameterError(f"resources item {i} has no title", column="resources")
+        if parsed.scheme not in ("http", "https") or not parsed.netloc or re.search(r"\s", url):
+            raise ParameterError(f"resources item {i} ({title!r}) has a bad URL {url!r}: use an "
+                                 f"absolute http:// or https:// address", column="resources")
+        out.append((title, url))
+    return out
 
 
 def _background(ctx: _Context) -> Section:
-    """1. How many incidents, when and where; no identifiers."""
+    """1. The anonymised case summary ("Adult A"): from structured fields only."""
     case = ctx.case
     localities = sorted(case["locality"].dropna().astype(str).unique()) if "locality" in case else []
     start, end = case["incident_date"].min(), case["incident_date"].max()
+    months = 0 if pd.isna(start) else (end.year - start.year) * 12 + end.month - start.month + 1
+    people = int(case["person_key"].nunique()) if "person_key" in case else 0
     ctx.tables["case_set_summary"] = pd.DataFrame({
-        "measure": ["incidents", "localities", "first_month", "last_month", "themes",
-                    "organisation_incidents"],
-        "value": [ctx.n_case, len(localities), _month(start), _month(end),
+        "measure": ["incidents", "localities", "first_month", "last_month", "span_months",
+                    "people_with_key", "themes", "organisation_incidents"],
+        "value": [ctx.n_case, len(localities), _month(start), _month(end), months, people,
                   case["theme_id"].nunique(), ctx.n_org],
     })
     loc_counts = (case.groupby("locality").size().rename("incidents").reset_index()
                   if "locality" in case else pd.DataFrame(columns=["locality", "incidents"]))
     ctx.tables["case_set_localities"] = loc_counts
-    s = Section(1, TITLES[1], sources=["reviewer/case_set_summary.csv", "reviewer/case_set_localities.csv"])
-    where = f"{len(localities)} {'locality' if len(localities) == 1 else 'localities'}"
+    s = Section(1, TITLES[1])
     if ctx.full_hide:
         s.paragraphs.append(
-            f"This briefing covers a small case set: fewer than {ctx.threshold + 1} incidents, "
-            f"recorded between {_month(start)} and {_month(end)} in {where}.")
-        s.paragraphs.append(
-            "Every count in this case set is below the disclosure threshold, so theme counts, "
-            "trends and excerpts are suppressed throughout. The actions and reflective questions "
-            "below still apply.")
+            f"This case set has fewer than {ctx.threshold + 1} incidents ({_month(start)} to "
+            f"{_month(end)}): too few to summarise without risk of identifying the people "
+            f"involved, so sections 2 to 5 are left out; the review panel should read the records.")
         return s
-    s.paragraphs.append(
-        f"This briefing covers {ctx.policy.about(ctx.n_case)} incidents recorded between "
-        f"{_month(start)} and {_month(end)} in {where}: {', '.join(localities)}.")
-    s.paragraphs.append("No names, ages or family details are included; excerpts are redacted.")
+    who = "Adult A" if people == 1 else ("The people in this case set" if people > 1 else "")
+    age = ""
+    if "age_band" in case and case["age_band"].notna().any():
+        bands = case["age_band"].dropna().astype(str)
+        age = (f", aged {bands.mode().iloc[0]}" if people == 1
+               else f", age bands {bands.min()} to {bands.max()}" if bands.nunique() > 1
+               else f", age band {bands.iloc[0]}")
+    setting = ""
+    if "service" in case and case["service"].notna().any():
+        top = case["service"].dropna().astype(str).value_counts().index[:2].tolist()
+        setting = f" by {' and '.join(top).lower()} services"
+    where = (f"{setting} in {_join(localities)} between {_month(start)} and {_month(end)}, "
+             f"a span of {months} {_plural(months, 'month', 'months')}")
+    if who:
+        verb = "was" if people == 1 else "were"
+        s.paragraphs.append(f"{who}{age}{',' if age else ''} {verb} the subject of {_incidents(ctx.policy, ctx.n_case)} "
+                            f"recorded{where}.")
+    else:
+        s.paragraphs.append(f"This case set holds {_incidents(ctx.policy, ctx.n_case)}{age}, "
+                            f"recorded{where}.")
+    facts = []
+    if "harm" in case and case["harm"].notna().any():
+        order = {h: i for i, h in enumerate(HARM_LEVELS)}
+        harm = case["harm"].astype("string")
+        worst = max(harm.dropna(), key=lambda h: order.get(h, -1))
+        serious = int(harm.isin(["moderate", "severe", "death"]).sum())
+        facts.append(f"the most serious recorded harm was {worst}, and "
+                     f"{_incidents(ctx.policy, serious)} {_plural(serious, 'was', 'were')} "
+                     f"moderate harm or worse")
+    if "safeguarding_referral" in case and case["safeguarding_referral"].notna().any():
+        ref = int(case["safeguarding_referral"].astype("boolean").fillna(False).sum())
+        facts.append(f"{_incidents(ctx.policy, ref)} led to a safeguarding referral")
+    if facts:
+        s.paragraphs.append(facts[0][0].upper() + facts[0][1:] + "".join(f"; {f}" for f in facts[1:]) + ".")
+    s.paragraphs.append("No names, dates of birth or family details are included; excerpts are redacted.")
     loc_text, _ = _partition(ctx.policy, loc_counts["incidents"])
-    s.tables.append(BriefTable(
+    ctx.appendix.append(BriefTable(
         "Incidents by locality", ["Locality", "Incidents"],
         [[loc, c] for loc, c in zip(loc_counts["locality"], loc_text, strict=True)],
         "reviewer/case_set_localities.csv"))
@@ -528,176 +660,294 @@ def _theme_comparison(ctx: _Context) -> pd.DataFrame:
     comp["examples_allowed"] = [_visible(ctx.policy, n) for n in comp["case_incidents"]]
     comp["case_incidents_shown"] = text
     ctx.tables["theme_comparison"] = comp
+    if not ctx.full_hide:
+        ctx.appendix.append(BriefTable(
+            "Case set themes against the whole organisation",
+            ["Theme", "Case set incidents", "Share of case set", "Organisation incidents",
+             "Share of organisation", "Organisation trend"],
+            [[r.theme_label, r.case_incidents_shown, _pct(r.case_incidents, ctx.n_case, r.shown, ctx.policy), o,
+              _pct(r.org_incidents, ctx.n_org, True, ctx.policy, exact_whole=True), r.org_trend]
+             for r, o in zip(comp.itertuples(), _shown(ctx.policy, comp["org_incidents"]), strict=True)],
+            "reviewer/theme_comparison.csv"))
     return comp
 
 
 def _why_it_matters(ctx: _Context, comp: pd.DataFrame) -> Section:
-    """2. The case set's themes against their prevalence and trend across the organisation."""
-    s = Section(2, TITLES[2], sources=["reviewer/case_set_summary.csv", "reviewer/theme_comparison.csv"])
-    if ctx.full_hide:
-        s.paragraphs.append(_HIDDEN_NOTE)
+    """2. The case set's main themes against their share and trend across the organisation."""
+    s = Section(2, TITLES[2])
+    top = comp[comp["shown"] & (comp["theme_id"] != UNTHEMED)].head(3)
+    if top.empty:
+        s.paragraphs.append(f"No theme has more than {ctx.threshold} incidents in this case set, so "
+                            f"none is compared with the organisation.")
         return s
-    n_case, n_org = ctx.n_case, ctx.n_org
     s.paragraphs.append(
-        f"Across the organisation, {ctx.policy.org_count(n_org)} incidents were themed in the "
-        f"same data. For each of the case set's main themes, the table compares its share of the "
-        f"case set with its share of all incidents, and states what the organisation-wide monthly "
-        f"SPC chart shows.")
-    top = comp.head(MAX_THEMES)
+        f"The case set's main themes, against all {ctx.policy.org_count(ctx.n_org)} incidents "
+        f"themed across the organisation:")
     for r in top.itertuples():
-        if not r.shown or r.theme_id == UNTHEMED:
-            continue
-        shown_ratio = _shown_ratio(ctx.policy, r.case_incidents, n_case, r.org_incidents, n_org)
+        shown_ratio = _shown_ratio(ctx.policy, r.case_incidents, ctx.n_case, r.org_incidents, ctx.n_org)
         ratio = ("" if not np.isfinite(shown_ratio)
-                 else f", {shown_ratio:.1f} times its organisation-wide share")
-        s.bullets.append(f"{r.theme_label}: {_pct(r.case_incidents, n_case, True, ctx.policy)} of the case set "
-                         f"against {_pct(r.org_incidents, n_org, True, ctx.policy, exact_whole=True)} of all incidents{ratio}; "
-                         f"{r.org_trend}.")
-    s.tables.append(BriefTable(
-        "Case set themes against the whole organisation",
-        ["Theme", "Case set incidents", "Share of case set", "Organisation incidents",
-         "Share of organisation", "Organisation trend"],
-        [[r.theme_label, r.case_incidents_shown, _pct(r.case_incidents, n_case, r.shown, ctx.policy), o,
-          _pct(r.org_incidents, n_org, True, ctx.policy, exact_whole=True), r.org_trend]
-         for r, o in zip(top.itertuples(), _shown(ctx.policy, top["org_incidents"]), strict=True)],
-        "reviewer/theme_comparison.csv"))
+                 else f" ({shown_ratio:.1f} times the organisation's share)")
+        s.bullets.append(f"{r.theme_label}: {_pct(r.case_incidents, ctx.n_case, True, ctx.policy)} of "
+                         f"this case set against "
+                         f"{_pct(r.org_incidents, ctx.n_org, True, ctx.policy, exact_whole=True)} of all incidents"
+                         f"{ratio}; across the organisation, {r.org_trend}.")
     return s
 
 
-def _what_happened(ctx: _Context, comp: pd.DataFrame) -> Section:
-    """3. The case set by theme and by recorded harm."""
-    s = Section(3, TITLES[3], sources=["reviewer/theme_comparison.csv"])
-    if "harm" in ctx.case.columns:
-        harm = ctx.case["harm"].astype("string").fillna("not recorded").value_counts()
-        order = [h for h in (*HARM_LEVELS, "not recorded") if h in harm.index]
-        harm = harm.reindex(order + [h for h in harm.index if h not in order])
-        ctx.tables["case_set_harm"] = harm.rename("incidents").rename_axis("harm").reset_index()
-        s.sources.append("reviewer/case_set_harm.csv")
-    if ctx.full_hide:
-        s.paragraphs.append(_HIDDEN_NOTE)
-        return s
-    s.paragraphs.append(
-        f"The case set's incidents fall into {len(comp)} {'theme' if len(comp) == 1 else 'themes'}; "
-        f"themes with enough incidents to be described here: {int(comp['examples_allowed'].sum())}.")
-    s.tables.append(BriefTable(
-        "Incidents by theme", ["Theme", "Incidents", "Share of case set"],
-        [[r.theme_label, r.case_incidents_shown, _pct(r.case_incidents, ctx.n_case, r.shown, ctx.policy)]
-         for r in comp.itertuples()],
-        "reviewer/theme_comparison.csv"))
-    if "case_set_harm" in ctx.tables:
-        h = ctx.tables["case_set_harm"]
-        s.tables.append(BriefTable(
-            "Incidents by recorded harm", ["Harm", "Incidents"],
-            [[k, c] for k, c in zip(h["harm"], _partition(ctx.policy, h["incidents"])[0], strict=True)],
-            "reviewer/case_set_harm.csv"))
+def _incident_excerpts(ctx: _Context, rows: pd.DataFrame) -> pd.Series:
+    """One redacted sentence per incident (the one with most of its theme's top terms)."""
+    if "narrative" not in rows or rows.empty:
+        return pd.Series(dtype=object)
+    from sgreview.practice import split_sentences
+
+    sents = split_sentences(rows.set_index("incident_id")["narrative"])
+    sents = sents[sents["sentence"].str.len().between(20, 300)]
+    if sents.empty:
+        return pd.Series(dtype=object)
+    theme_of = rows.set_index("incident_id")["theme_id"].astype(str)
+    terms = _top_terms(ctx.themes)
+    sents["score"] = 0.0
+    for tid, words in terms.items():
+        sel = sents["row"].map(theme_of) == tid
+        if sel.any() and words:
+            pattern = r"\b(?:" + "|".join(re.escape(w) for w in words) + r")\b"
+            sents.loc[sel, "score"] = sents.loc[sel, "sentence"].str.count(pattern, flags=re.I)
+    sents = sents.sort_values(["row", "score", "sentence_no"], ascending=[True, False, True], kind="stable")
+    best = sents.drop_duplicates("row")
+    ex = _clean_excerpts(pd.DataFrame({"theme_id": best["row"].map(theme_of), "incident_id": best["row"],
+                                       "text": best["sentence"]}))
+    return ex.set_index("incident_id")["text"]
+
+
+def _chronology(ctx: _Context, comp: pd.DataFrame) -> Section:
+    """3. Key incidents in date order: month, theme, harm and a redacted excerpt.
+
+    Only incidents of themes with more than the threshold in the case set are listed (no
+    example narratives for a small cell); the most harmful come first, then the chronology is
+    put back in date order.
+    """
+    s = Section(3, TITLES[3])
+    allowed = set(comp.loc[comp["examples_allowed"], "theme_id"]) - {UNTHEMED}
+    case = ctx.case[ctx.case["theme_id"].isin(allowed)].copy()
+    order = {h: i for i, h in enumerate(HARM_LEVELS)}
+    case["_harm"] = case["harm"].astype("string").map(order).fillna(-1) if "harm" in case else -1
+    key = case.sort_values(["_harm", "incident_date"], ascending=[False, True], kind="stable").head(MAX_CHRONOLOGY)
+    key = key.sort_values("incident_date", kind="stable")
+    excerpts = _incident_excerpts(ctx, key)
+    rows = []
+    for r in key.itertuples():
+        harm = getattr(r, "harm", None)
+        harm_text = f"{harm} harm" if isinstance(harm, str) and harm else "harm not recorded"
+        text = excerpts.get(r.incident_id)
+        quote = f": \u201c{text}\u201d (incident {r.incident_id})" if text else f" (incident {r.incident_id})"
+        s.bullets.append(f"{_month(r.incident_date)}: {ctx.labels.get(r.theme_id, r.theme_id)}, {harm_text}{quote}")
+        rows.append((r.incident_id, _month(r.incident_date), r.theme_id, harm_text, bool(text)))
+    ctx.tables["chronology"] = pd.DataFrame(rows, columns=["incident_id", "month", "theme_id", "harm", "excerpt_shown"])
+    left = ctx.n_case - len(key)
+    if not rows:
+        s.paragraphs.append(f"No theme has more than {ctx.threshold} incidents in this case set, so no "
+                            f"incident is described individually.")
+    else:
+        s.paragraphs.append(
+            f"Key incidents (the {len(rows)} with the most serious recorded harm), in date order; "
+            f"{_incidents(ctx.policy, left).replace(' incidents', ' other incidents')} "
+            f"{_plural(left, 'is', 'are')} not listed.")
     return s
 
 
-def _key_findings(ctx: _Context, comp: pd.DataFrame, evidence: pd.DataFrame | None) -> Section:
-    """4. Redacted excerpts, only for themes above the threshold, with their incident ids."""
-    s = Section(4, TITLES[4], sources=["reviewer/evidence_index.csv"])
-    ex = pd.DataFrame(columns=["theme_id", "incident_id", "text"])
+def _key_findings_evidence(ctx: _Context, comp: pd.DataFrame, evidence: pd.DataFrame | None) -> None:
+    """Analyst index of the theme evidence the model holds for the case set (no text)."""
     if ctx.full_hide:
-        s.paragraphs.append(_HIDDEN_NOTE)
+        ex = pd.DataFrame(columns=["theme_id", "incident_id"])
     else:
         allowed = set(comp.loc[comp["examples_allowed"], "theme_id"]) - {UNTHEMED}
-        allowed &= set(comp["theme_id"].head(MAX_THEMES))
         ex = case_evidence(ctx.case, ctx.themes, evidence)
         ex = ex[ex["theme_id"].isin(allowed)]
-        order = {t: i for i, t in enumerate(comp["theme_id"])}
-        ex = ex.sort_values("theme_id", key=lambda t: t.map(order), kind="stable")
-        s.paragraphs.append(
-            "Redacted excerpts from the case set's own records, quoted as written, for each theme "
-            "with enough incidents to show examples. Themes below the threshold have no excerpts.")
-        s.excerpts = [Excerpt(ctx.labels.get(t, t), i, x)
-                      for t, i, x in ex[["theme_id", "incident_id", "text"]].itertuples(index=False)]
-        if not allowed:
-            s.paragraphs.append(f"No theme in this case set has more than {ctx.threshold} "
-                                f"incidents, so no excerpts are shown.")
-        elif not s.excerpts:
-            s.paragraphs.append("No excerpt from the case set's records passed the redaction checks.")
     ctx.tables["evidence_index"] = ex[["theme_id", "incident_id"]].reset_index(drop=True)
+
+
+def _practice(ctx: _Context, practice_themes: Sequence[Mapping[str, Any]]) -> tuple[list[tuple[str, str]], pd.DataFrame]:
+    """Practice themes in the case set's narratives (reportable ones only), by sentence.
+
+    Writes ``tables/practice_themes.csv`` (incidents, omissions, SAR domain, SEIPS, measured
+    precision) and returns the (key, name) found, most frequent first, and the sentence hits.
+    """
+    from sgreview.practice import SAR_DOMAINS, practice_hits, theme_info
+
+    info = theme_info(practice_themes).set_index("practice_theme")
+    held_back = info[~info["reportable"]]
+    info = info[info["reportable"]]
+    cols = ["practice_theme", "name", "sar_domain", "incidents", "omission_incidents",
+            "seips_factors", "precision"]
+    hits = pd.DataFrame(columns=["row", "sentence_no", "practice_theme", "polarity"])
+    if "narrative" in ctx.case.columns and len(info):
+        narratives = ctx.case.set_index("incident_id")["narrative"]
+        hits = practice_hits(narratives)
+        hits = hits[hits["practice_theme"].isin(info.index)]
+    per = hits.groupby("practice_theme").agg(
+        incidents=("row", "nunique"),
+        omission_incidents=("row", lambda r: r[hits.loc[r.index, "polarity"] == "omission"].nunique()))
+    pt = info.join(per, how="inner").reset_index()
+    pt = pd.DataFrame({"practice_theme": pt["practice_theme"], "name": pt["name"],
+                       "sar_domain": pt["sar_domain"], "incidents": pt["incidents"].astype(int),
+                       "omission_incidents": pt["omission_incidents"].astype(int),
+                       "seips_factors": pt["seips"], "precision": pt["precision"]}, columns=cols)
+    pt = pt.sort_values(["incidents", "practice_theme"], ascending=[False, True], kind="stable").reset_index(drop=True)
+    ctx.tables["practice_themes"] = pt
+    ctx.tables["practice_held_back"] = held_back.reset_index()[["practice_theme", "name", "precision"]]
+    if not ctx.full_hide and len(pt):
+        ctx.appendix.append(BriefTable(
+            "Practice themes", ["Practice theme", "SAR domain", "Incidents describing it",
+                                "Of which something not done", "Work-system factor"],
+            [[r.name, SAR_DOMAINS.get(r.sar_domain, r.sar_domain), c, o, r.seips_factors]
+             for r, c, o in zip(pt.itertuples(), _shown(ctx.policy, pt["incidents"]),
+                                _shown(ctx.policy, pt["omission_incidents"]), strict=True)],
+            "reviewer/practice_themes.csv"))
+    return list(zip(pt["practice_theme"], pt["name"], strict=True)), hits
+
+
+def _findings(ctx: _Context, hits: pd.DataFrame) -> Section:
+    """4. Findings by national SAR analysis domain: each with its count and one excerpt."""
+    from sgreview.practice import SAR_DOMAINS, split_sentences
+
+    s = Section(4, TITLES[4])
+    pt = ctx.tables["practice_themes"]
+    quotes = pd.Series(dtype=object)
+    shown_themes = pt[[_visible(ctx.policy, n) for n in pt["incidents"]]]
+    if len(shown_themes) and "narrative" in ctx.case.columns:
+        # The first affirmed-or-omission sentence of the most frequent visible theme per domain.
+        first = shown_themes.drop_duplicates("sar_domain")
+        h = hits[hits["practice_theme"].isin(first["practice_theme"])]
+        h = h.sort_values(["practice_theme", "polarity", "row", "sentence_no"], kind="stable")
+        h = h.drop_duplicates("practice_theme")
+        if len(h):
+            sents = split_sentences(ctx.case.set_index("incident_id")["narrative"].loc[h["row"].unique()])
+            h = h.merge(sents, on=["row", "sentence_no"])
+            h = h[h["sentence"].str.len().between(15, 300)]
+            ex = _clean_excerpts(pd.DataFrame({"theme_id": h["practice_theme"], "incident_id": h["row"],
+                                               "text": h["sentence"]}))
+            quotes = ex.set_index("theme_id")[["incident_id", "text"]].apply(tuple, axis=1)
+    rows = []
+    for domain, title in SAR_DOMAINS.items():
+        d = pt[pt["sar_domain"] == domain]
+        if domain == "governance" and d.empty:
+            s.bullets.append(f"{title}: incident records do not describe board governance; this "
+                             f"domain is for the review panel.")
+            continue
+        if d.empty:
+            s.bullets.append(f"{title}: no finding in the records.")
+            continue
+        parts, few = [], []
+        for r in d.itertuples():
+            name = r.name[0].lower() + r.name[1:]
+            rows.append((domain, r.practice_theme, r.incidents, r.omission_incidents))
+            if not _visible(ctx.policy, r.incidents):
+                few.append(name)
+                continue
+            omit = (f" ({_about(ctx.policy, r.omission_incidents)} describing something not done)"
+                    if _visible(ctx.policy, r.omission_incidents) else "")
+            parts.append(f"{name} in {_incidents(ctx.policy, r.incidents)}{omit}")
+        if few:
+            parts.append(f"{'also ' if parts else ''}{_join(few)}, in fewer than "
+                         f"{ctx.threshold + 1} incidents each")
+        line = f"{title}: " + "; ".join(parts) + "."
+        lead = d.iloc[0]["practice_theme"]
+        if lead in quotes.index:
+            inc, text = quotes[lead]
+            line += f" \u201c{text}\u201d (incident {inc})"
+        s.bullets.append(line)
+    ctx.tables["findings_by_domain"] = pd.DataFrame(rows, columns=["sar_domain", "practice_theme",
+                                                                   "incidents", "omission_incidents"])
+    s.paragraphs.append("What the records describe about practice, by the four domains of the "
+                        "national analysis of Safeguarding Adults Reviews:")
     return s
 
 
-def _learning(ctx: _Context, practice_themes: Sequence[Mapping[str, Any]]) -> tuple[Section, list[tuple[str, str]]]:
-    """5. Practice themes found in the narratives, with their SEIPS factors.
-
-    Returns the section and the (key, name) of the practice themes found, most frequent first.
-    """
-    from sgreview.practice import reportable_themes
-
-    s = Section(5, TITLES[5], sources=["reviewer/practice_themes.csv"])
-    trusted = reportable_themes()
-    practice_themes = [t for t in practice_themes if str(t["key"]) in trusted]
-    names = {str(t["key"]): str(t.get("name", t["key"])) for t in practice_themes}
-    seips = {str(t["key"]): ", ".join(_as_list(t.get("seips"))) for t in practice_themes}
-    cols = ["practice_theme", "name", "incidents", "seips_factors"]
-    if "narrative" in ctx.case.columns and practice_themes:
-        hits = detect_practice_themes(ctx.case["narrative"], practice_themes)
-        pt = pd.DataFrame({"practice_theme": hits.columns,
-                           "name": [names[k] for k in hits.columns],
-                           "incidents": hits.sum().to_numpy(dtype=int),
-                           "seips_factors": [seips[k] for k in hits.columns]}, columns=cols)
-        pt = pt[pt["incidents"] > 0].sort_values("incidents", ascending=False, kind="stable")
-        if pt.empty:
-            s.paragraphs.append("No practice theme was found in the case set's records.")
+def _learning(ctx: _Context) -> Section:
+    """5. The practice themes to learn from, with their SEIPS factor; themes held back."""
+    s = Section(5, TITLES[5])
+    pt = ctx.tables["practice_themes"]
+    held = ctx.tables["practice_held_back"]
+    if pt.empty:
+        s.paragraphs.append("No practice theme that sgreview detects reliably is described in the "
+                            "case set's records.")
     else:
-        pt = pd.DataFrame(columns=cols)
-        s.paragraphs.append("Practice themes could not be detected: the case set has no narratives "
-                            "or the taxonomy has no practice themes.")
-        ctx.notices.append(f"case set '{ctx.name}': practice themes not detected")
-    pt = pt.reset_index(drop=True)
-    ctx.tables["practice_themes"] = pt
-    if len(pt):
-        counts = ["*"] * len(pt) if ctx.full_hide else _shown(ctx.policy, pt["incidents"])
-        s.paragraphs.append(
-            f"Practice themes from Safeguarding Adults Reviews found in the case set's records "
-            f"({len(pt)} in all), with the parts of the work system (people, tasks, tools, "
-            "organisation, environment) they usually involve.")
-        s.tables.append(BriefTable(
-            "Practice themes", ["Practice theme", "Incidents mentioning it", "Work-system factors"],
-            [[r.name, c, r.seips_factors] for r, c in zip(pt.itertuples(), counts, strict=True)],
-            "reviewer/practice_themes.csv"))
-    return s, list(zip(pt["practice_theme"], pt["name"], strict=True))
+        top = pt[[_visible(ctx.policy, n) for n in pt["incidents"]]].head(4)
+        if top.empty:
+            s.paragraphs.append(f"No practice theme is described in more than {ctx.threshold} of "
+                                f"the case set's incidents.")
+        else:
+            s.paragraphs.append("The practice themes most often described, and the part of the "
+                                "work system (people, tasks, tools, organisation, environment) "
+                                "they usually involve:")
+        for r in top.itertuples():
+            s.bullets.append(f"{r.name} ({r.seips_factors}): {_incidents(ctx.policy, r.incidents)}.")
+    if len(held):
+        s.bullets.append(
+            f"Not reported: {len(held)} practice {_plural(len(held), 'theme', 'themes')} "
+            f"({', '.join(held['name'].str.lower())}) that sgreview cannot yet detect reliably "
+            f"(precision below {MIN_PRECISION_TEXT} on its labelled sample).")
+    return s
 
 
-def _actions(ctx: _Context, effects: pd.DataFrame | None, comp: pd.DataFrame) -> tuple[Section, Section]:
-    """6 (what has changed: completed actions and their effect) and 7 (open actions)."""
-    s6 = Section(6, TITLES[6], sources=["reviewer/actions.csv", "reviewer/effect_chart.csv"])
-    s7 = Section(7, TITLES[7], sources=["reviewer/actions.csv", "reviewer/practice_themes.csv"])
-    eff = _case_actions(effects, comp)
+def _scope(ctx: _Context, effects: pd.DataFrame | None, comp: pd.DataFrame) -> pd.DataFrame | None:
+    """The actions in scope for this case set (theme and locality, or case reference)."""
+    if effects is None:
+        return None
+    eff = actions_in_scope(effects, ctx.case, set(comp["theme_id"]))
+    for col in ("overdue", "days_overdue"):
+        if col not in eff.columns:
+            eff[col] = False if col == "overdue" else 0
+    eff = eff.sort_values(["status", "due_date", "action_id"], kind="stable").reset_index(drop=True)
+    ctx.tables["actions_in_scope"] = eff[[c for c in ("action_id", "theme_id", "locality", "scope", "status",
+                                                      "effect", "owner", "due_date", "overdue")
+                                          if c in eff.columns]]
+    return eff
+
+
+def _actions(ctx: _Context, eff: pd.DataFrame | None, links: list[tuple[str, str]]) -> tuple[Section, Section]:
+    """6 (what has changed, good practice, resources) and 7 (open actions, questions)."""
+    s6 = Section(6, TITLES[6])
+    s7 = Section(7, TITLES[7])
     if eff is None:
         s6.paragraphs.append("No actions register was given for this review.")
         s7.paragraphs.append("No actions register was given for this review.")
-        return s6, s7
-    done = eff[eff["status"] == "completed"]
-    live = eff[eff["status"].isin(["open", "in_progress"])]
-    if done.empty:
-        s6.paragraphs.append("No action linked to the case set's themes has been completed yet.")
-    improved = int((done["effect"] == "improved").sum())
-    if improved:
-        s6.paragraphs.append(
-            f"Good practice to keep: {improved} completed "
-            f"{'action was' if improved == 1 else 'actions were'} followed by a fall in "
-            f"{'its theme' if improved == 1 else 'their themes'} that the data can detect.")
-    s6.bullets = [_effect_sentence(r, ctx.policy) for r in done.itertuples()]
-    if len(done):
-        s6.tables.append(BriefTable(
-            "Completed actions and their effect",
-            ["Action", "Theme", "Owner", "Completed", "Effect", "Rate ratio after/before (CI)"],
-            [[r.action_id, r.theme_label, r.owner, _date(r.completed_date),
-              r.effect.replace("_", " "), _rr_text(r, ctx.policy)] for r in done.itertuples()],
-            "actions.csv"))
-    s7.paragraphs.append(
-        f"Open actions linked to the case set's themes: {len(live)}; overdue (highlighted): "
-        f"{int(live['overdue'].astype(bool).sum())}.")
-    if len(live):
-        s7.tables.append(BriefTable(
-            "Open actions", ["Action", "Theme", "Owner", "Due", "Status", "Overdue"],
-            [[r.action_id, r.theme_label, r.owner, _date(r.due_date), str(r.status).replace("_", " "),
-              f"yes, {int(r.days_overdue)} days" if r.overdue else "no"] for r in live.itertuples()],
-            "actions.csv", highlight=[bool(v) for v in live["overdue"]]))
+    else:
+        done = eff[eff["status"] == "completed"]
+        live = eff[eff["status"].isin(["open", "in_progress"])]
+        if done.empty:
+            s6.paragraphs.append("No action in scope for this case set has been completed yet.")
+        improved = int((done["effect"] == "improved").sum())
+        if improved:
+            s6.paragraphs.append(
+                f"Good practice to keep: {improved} completed "
+                f"{'action was' if improved == 1 else 'actions were'} followed by a fall in "
+                f"{'its theme' if improved == 1 else 'their themes'} that the data can detect.")
+        s6.bullets = [_effect_sentence(r, ctx.policy) for r in done.itertuples()]
+        over = int(live["overdue"].astype(bool).sum())
+        s7.paragraphs.append(
+            f"Open actions in scope for this case set: {len(live)}; overdue: {over}.")
+        s7.bullets = [
+            f"Action {r.action_id} ({r.theme_label}, owner {r.owner}): {str(r.status).replace('_', ' ')}, "
+            f"due {_date(r.due_date)}" + (f", overdue by {int(r.days_overdue)} days." if r.overdue else ".")
+            for r in live.itertuples()]
+        if len(done):
+            ctx.appendix.append(BriefTable(
+                "Completed actions and their effect",
+                ["Action", "Theme", "Owner", "Completed", "Effect", "Rate ratio after/before (CI)"],
+                [[r.action_id, r.theme_label, r.owner, _date(r.completed_date),
+                  r.effect.replace("_", " "), _rr_text(r, ctx.policy)] for r in done.itertuples()],
+                "reviewer/actions.csv"))
+        if len(live):
+            ctx.appendix.append(BriefTable(
+                "Open actions", ["Action", "Theme", "Owner", "Due", "Status", "Overdue"],
+                [[r.action_id, r.theme_label, r.owner, _date(r.due_date), str(r.status).replace("_", " "),
+                  f"yes, {int(r.days_overdue)} days" if r.overdue else "no"] for r in live.itertuples()],
+                "reviewer/actions.csv", highlight=[bool(v) for v in live["overdue"]]))
+    if links:
+        s6.links = links
+    else:
+        s6.bullets.append("Resources: none were listed for this review.")
     return s6, s7
 
 
@@ -705,26 +955,6 @@ def _as_list(value: Any) -> list[str]:
     if value is None:
         return []
     return [value] if isinstance(value, str) else [str(v) for v in value]
-
-
-def linked_to(effects: pd.DataFrame, theme_ids: set[str]) -> pd.Series:
-    """Which actions are on one of ``theme_ids`` (an action may cover several themes)."""
-    ids = effects["theme_ids"] if "theme_ids" in effects.columns else effects["theme_id"]
-    per_action = ids.astype("string").fillna("").str.split(";")
-    return per_action.map(lambda t: bool(theme_ids & set(t))).astype(bool)
-
-
-def _case_actions(effects: pd.DataFrame | None, comp: pd.DataFrame) -> pd.DataFrame | None:
-    """Actions whose theme is one of the case set's themes."""
-    if effects is None:
-        return None
-    ids = set(comp["theme_id"])
-    eff = effects.copy()
-    eff = eff[linked_to(eff, ids)]
-    for col in ("overdue", "days_overdue"):
-        if col not in eff.columns:
-            eff[col] = False if col == "overdue" else 0
-    return eff.sort_values(["status", "due_date"], kind="stable")
 
 
 def _rates_hidden(r: Any, policy: Any) -> bool:
@@ -775,21 +1005,7 @@ def _docx(b: Briefing) -> bytes:
         for item in s.bullets:
             doc.add_paragraph(item, style="List Bullet")
         for t in s.tables:
-            doc.add_paragraph(t.caption, style="Caption")
-            table = doc.add_table(rows=1, cols=len(t.columns))
-            table.style = "Table Grid"
-            for cell, name in zip(table.rows[0].cells, t.columns, strict=True):
-                cell.paragraphs[0].add_run(name).bold = True
-            for i, row in enumerate(t.rows):
-                cells = table.add_row().cells
-                for cell, value in zip(cells, row, strict=True):
-                    cell.text = str(value)
-                    if t.highlight and t.highlight[i]:
-                        shade = OxmlElement("w:shd")
-                        shade.set(qn("w:val"), "clear")
-                        shade.set(qn("w:fill"), "FCE4D6")
-                        cell._tc.get_or_add_tcPr().append(shade)
-            doc.add_paragraph(f"Source: {t.source}")
+            _docx_table(doc, t, OxmlElement, qn)
         for e in s.excerpts:
             doc.add_paragraph(f"\u201c{e.text}\u201d ({e.theme_label}; incident {e.incident_id})",
                               style="Quote")
@@ -797,9 +1013,31 @@ def _docx(b: Briefing) -> bytes:
             doc.add_paragraph(heading).runs[0].bold = True
             for q in qs:
                 doc.add_paragraph(q, style="List Bullet")
-        if s.sources:
-            doc.add_paragraph("Numbers from: " + ", ".join(s.sources))
+        for title, url in s.links:
+            doc.add_paragraph(f"{title}: {url}", style="List Bullet")
+    if b.appendix:
+        doc.add_heading("Appendix: tables", level=1)
+        for t in b.appendix:
+            _docx_table(doc, t, OxmlElement, qn)
     doc.add_paragraph(b.policy_text)
     buf = io.BytesIO()
     doc.save(buf)
     return buf.getvalue()
+
+
+def _docx_table(doc: Any, t: BriefTable, OxmlElement: Any, qn: Any) -> None:
+    doc.add_paragraph(t.caption, style="Caption")
+    table = doc.add_table(rows=1, cols=len(t.columns))
+    table.style = "Table Grid"
+    for cell, name in zip(table.rows[0].cells, t.columns, strict=True):
+        cell.paragraphs[0].add_run(name).bold = True
+    for i, row in enumerate(t.rows):
+        cells = table.add_row().cells
+        for cell, value in zip(cells, row, strict=True):
+            cell.text = str(value)
+            if t.highlight and t.highlight[i]:
+                shade = OxmlElement("w:shd")
+                shade.set(qn("w:val"), "clear")
+                shade.set(qn("w:fill"), "FCE4D6")
+                cell._tc.get_or_add_tcPr().append(shade)
+    doc.add_paragraph(f"Source: {t.source}")

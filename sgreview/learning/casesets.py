@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+import numpy as np
 import pandas as pd
 
 from sgreview.errors import InputError, ParameterError
@@ -136,3 +137,42 @@ def case_set_spec(name: str, spec: Mapping[str, object]) -> dict[str, object]:
         raise ParameterError(f"case set '{name}': unknown key {unknown[0]!r} "
                              f"(use {', '.join(sorted(allowed))})")
     return {k: spec.get(k) for k in ("incident_ids", "case_ref", "filter")}
+
+
+#: ``locality`` values in an actions register that mean "the whole organisation".
+ORG_WIDE = {"", "all", "trust", "trust-wide", "trustwide", "organisation", "organisation-wide",
+            "whole organisation", "nan", "none", "<na>"}
+
+
+def linked_to(effects: pd.DataFrame, theme_ids: set[str]) -> pd.Series:
+    """Which actions are on one of ``theme_ids`` (an action may cover several themes)."""
+    ids = effects["theme_ids"] if "theme_ids" in effects.columns else effects["theme_id"]
+    per_action = ids.astype("string").fillna("").str.split(";")
+    return per_action.map(lambda t: bool(theme_ids & set(t))).astype(bool)
+
+
+def actions_in_scope(actions: pd.DataFrame, case: pd.DataFrame, theme_ids: set[str]) -> pd.DataFrame:
+    """The actions a case set's briefing may show, with a ``scope`` column saying why.
+
+    An action is in scope when its ``case_ref`` (optional register column) is the case set's,
+    or when its theme is one of the case set's themes *and* its locality is one of the case
+    set's localities (``scope = "locality"``) or the whole organisation (``"organisation"``).
+    An action for the same theme in another locality is out of scope: a Greystone action does
+    not belong in a Brackenfield review.
+    """
+    if actions is None or actions.empty:
+        return actions.assign(scope=pd.Series(dtype="string")) if actions is not None else None
+    theme = linked_to(actions, theme_ids).to_numpy()
+    loc = (actions["locality"] if "locality" in actions.columns
+           else pd.Series(pd.NA, index=actions.index)).astype("string").str.strip().str.casefold()
+    org = (loc.isna() | loc.fillna("").isin(ORG_WIDE)).to_numpy()
+    here = set(case["locality"].astype("string").str.strip().str.casefold().dropna()) if "locality" in case else set()
+    local = loc.isin(list(here)).fillna(False).to_numpy(bool)
+    by_case = pd.Series(False, index=actions.index)
+    if "case_ref" in actions.columns and "case_ref" in case.columns:
+        refs = set(_casefold(case["case_ref"]).dropna()) - {""}
+        by_case = _casefold(actions["case_ref"]).isin(list(refs)).fillna(False)
+    by_case = by_case.to_numpy(bool)
+    keep = by_case | (theme & (local | org))
+    scope = np.select([by_case, local, org], ["case", "locality", "organisation"], "")
+    return actions.assign(scope=scope)[keep].reset_index(drop=True)

@@ -8,6 +8,7 @@ stage                       function                       writes (under ``outpu
 3 locality review           :func:`locality_review`        ``localities/<locality>/``
 4 locality comparison       :func:`locality_comparison`    ``comparison/``
 5 learning summary          :func:`learning_summary`       ``learning/<case-set>/``
+3, 4 core questions         :func:`core_questions`         ``<report folder>/questions/``
 ==========================  =============================  ==============================
 
 Each returns a small dataclass holding a board-level ``summary`` (Markdown), reviewer tables
@@ -21,16 +22,19 @@ from sgreview.pipeline.discovery import Discovery, ensure_model, theme_discovery
 from sgreview.pipeline.learning import LearningSummary, learning_summary
 from sgreview.pipeline.locality import LocalityReview, locality_review
 from sgreview.pipeline.quality import DataQuality, data_quality
+from sgreview.pipeline.questions import CoreQuestions, core_questions
 from sgreview.pipeline.review import ReviewOutcome, retry_failed, run_demo, run_review
 
 __all__ = [
     "DEMO_DATA",
     "Comparison",
+    "CoreQuestions",
     "DataQuality",
     "Discovery",
     "LearningSummary",
     "LocalityReview",
     "ReviewOutcome",
+    "core_questions",
     "data_quality",
     "ensure_demo_data",
     "ensure_model",

@@ -49,9 +49,10 @@ class Discovery:
 
 
 def assignment_frame(assignments: pd.DataFrame) -> pd.DataFrame:
-    """DESIGN.md's assignment columns first, extras after, and never the narrative."""
+    """DESIGN.md's assignment columns first, extras after; never the narrative, never the
+    person key (a pseudonym still links a person's incidents: it stays in memory)."""
     first = ["incident_id", "locality", "incident_date", "theme_id", "theme_label", "score"]
-    rest = [c for c in assignments.columns if c not in first and c != "narrative"]
+    rest = [c for c in assignments.columns if c not in first and c not in ("narrative", "person_key")]
     out = assignments[first + rest].sort_values("incident_id", kind="stable").reset_index(drop=True)
     out["incident_date"] = pd.to_datetime(out["incident_date"]).dt.strftime("%Y-%m-%d")
     return out

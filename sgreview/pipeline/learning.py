@@ -91,6 +91,7 @@ def learning_summary(
     suppression_threshold: int = 7,
     rounding_base: int = 5,
     disclosure: str = "reviewer",
+    resources: list | None = None,
 ) -> LearningSummary:
     """Build and write the 7-minute briefing for one case set under ``learning/<case-set>/``."""
     from sgreview import learning
@@ -120,6 +121,7 @@ def learning_summary(
         actions=resolve_optional(actions_path), incidents=incidents, evidence=evidence,
         denominators=denominators, denominator_unit=denominator_unit if denominators is not None else None,
         policy=policy, period=period, improvement_direction=direction,
+        resources=[dict(r) if isinstance(r, dict) else r.model_dump() for r in resources or []],
     )
     effects = result.effects
     if effects is not None and "description" not in effects and actions_path:
@@ -169,19 +171,5 @@ def _summary(name: str, result, policy, direction: str) -> str:
         label_col = "theme_label" if "theme_label" in comparison else "theme_id"
         top = comparison.iloc[0]
         lines.append(f"Its leading theme is {md(top[label_col])}.")
-    effects = result.effects
-    if effects is not None and len(effects):
-        done = effects.loc[effects["status"].astype(str) == "completed"]
-        improved = int((done["effect"] == "improved").sum())
-        overdue = int(effects["overdue"].astype(bool).sum())
-        lines.append(
-            f"**What changed:** {len(done)} of {len(effects)} actions are completed; "
-            f"{improved} of those were followed by a fall beyond chance in their theme "
-            f"(judged as a {direction} being better)."
-        )
-        todo = [f"chase {overdue} overdue action(s)"] if overdue else []
-        todo.append("use the reflective questions in section 7 at the next team meeting")
-        lines.append("**What to do:** " + "; ".join(todo) + ".")
-    else:
-        lines.append("**What to do:** agree actions for the learning below and record them in the actions register.")
+    lines += briefing.one_minute_summary(direction)
     return "\n\n".join(lines)

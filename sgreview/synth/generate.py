@@ -206,6 +206,13 @@ RAISED = ("Harbourside", "criminal_exploitation", 3.0)
 RISING = ("Kingsford", "violence_to_staff", 2.0)
 FALLING = ("Northmoor", "self_harm", 0.4)
 MIN_EDGE_MONTHS = 9
+#: Core-question signals (issue 11): one person with repeat self-harm incidents; a lower
+#: safeguarding referral rate in one locality; a raised restraint rate for one ethnic group.
+REPEAT_PERSON = ("Harbourside", "self_harm", 12)
+LOW_REFERRAL = ("Eastmere", 0.5)
+RAISED_RESTRAINT = ("Black or Black British - Caribbean", "restrictive_practice", 0.05)
+#: Share of incidents whose person identifier is blank in the export.
+PERSON_BLANK_RATE = 0.02
 
 #: Identifier rates per informative narrative.
 ID_RATES = {
@@ -480,6 +487,9 @@ def generate(
         }
     )
     incidents["case_ref"] = _case_refs(rng, incidents, theme)
+    # The core-question plants use their own stream, so every earlier draw stays as it was.
+    people = _people(np.random.default_rng([seed, 11]), incidents, theme, signals)
+    incidents["person_id"] = people.pop("person_id")
     theme_names = np.array((*THEME_KEYS, UNINFORMATIVE_KEY), dtype=object)
     truth = pd.DataFrame(
         {
@@ -498,6 +508,7 @@ def generate(
     actions = _actions(month_starts, as_of, signals)
     denominators = _denominators(rng, month_starts, days_in)
     sig = _signal_truth(seed, n, month_starts, share, lam, signals, as_of, incidents)
+    sig.update(people)
     return SynthData(incidents, truth, identifiers, sig, actions, denominators)
 
 
@@ -846,6 +857,55 @@ def _case_refs(rng: np.random.Generator, incidents: pd.DataFrame, theme: np.ndar
         year = pd.Timestamp(incidents["incident_date"].iloc[pick[-1]]).year
         refs[pick] = f"{prefix}-{year}-01"
     return refs
+
+
+def _people(rng: np.random.Generator, incidents: pd.DataFrame, theme: np.ndarray, signals: bool) -> dict:
+    """Person identifiers, and the core-question plants; changes ``incidents`` in place.
+
+    Most incidents belong to a person drawn from a pool three times the size of the export,
+    so repeats happen by chance but rarely. Each review case set is one person (Adult A)
+    with one age band, sex and ethnicity. With ``signals``: one person in REPEAT_PERSON's
+    locality has that many self-harm incidents; LOW_REFERRAL's locality records half as
+    many safeguarding referrals; restraint incidents are RAISED_RESTRAINT's extra share
+    more often recorded for one ethnic group. A few identifiers are blank.
+    """
+    n = len(incidents)
+    ids = rng.integers(0, 3 * n, size=n)
+    person = np.array([f"RIO{v + 1000000:07d}" for v in ids], dtype=object)
+    truth: dict = {"person_blank_rate": PERSON_BLANK_RATE, "repeat_person": None,
+                   "low_referral": None, "raised_restraint": None}
+
+    def one_person(rows: np.ndarray, pid: str) -> None:
+        person[rows] = pid
+        for col in ("age_band", "sex", "ethnicity"):
+            incidents.loc[incidents.index[rows], col] = incidents[col].iloc[rows[0]]
+
+    for k, ref in enumerate(sorted(set(incidents["case_ref"]) - {""})):
+        one_person(np.flatnonzero(incidents["case_ref"].to_numpy() == ref), f"RIO{9000001 + k:07d}")
+    if signals:
+        loc, key, size = REPEAT_PERSON
+        pool = np.flatnonzero((incidents["locality"].to_numpy() == loc)
+                              & (theme == THEME_KEYS.index(key)) & (incidents["case_ref"].to_numpy() == ""))
+        rows = np.sort(rng.choice(pool, size=min(size, pool.size), replace=False))
+        one_person(rows, "RIO9100001")
+        truth["repeat_person"] = {"locality": loc, "theme": key, "incidents": int(rows.size),
+                                  "person_id": "RIO9100001"}
+        loc, factor = LOW_REFERRAL
+        here = (incidents["locality"].to_numpy() == loc) & (incidents["safeguarding_referral"].to_numpy() == "yes")
+        flip = here & (rng.random(n) >= factor)
+        incidents.loc[flip, "safeguarding_referral"] = "no"
+        truth["low_referral"] = {"locality": loc, "factor": factor}
+        group, key, extra = RAISED_RESTRAINT
+        move = (theme == THEME_KEYS.index(key)) & (rng.random(n) < extra) & (incidents["case_ref"].to_numpy() == "")
+        incidents.loc[move, "ethnicity"] = group
+        truth["raised_restraint"] = {"ethnicity": group, "theme": key, "extra_share": extra}
+    blank = rng.random(n) < PERSON_BLANK_RATE
+    blank &= incidents["case_ref"].to_numpy() == ""
+    if truth["repeat_person"]:
+        blank &= person != "RIO9100001"
+    person[blank] = ""
+    truth["person_id"] = person
+    return truth
 
 
 # --------------------------------------------------------------------------- sidecar tables
