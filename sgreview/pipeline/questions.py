@@ -55,6 +55,11 @@ def _structured(data_path: str | Path, columns: dict[str, str] | None, output_di
     return incidents.merge(themes.astype({"incident_id": str}), on="incident_id", how="left")
 
 
+def _about(n: int, pol) -> str:
+    shown = views.one_count(n, pol)
+    return shown if shown in (str(n), pol.symbol) else f"about {shown}"
+
+
 def _pct(x: float) -> str:
     return "-" if pd.isna(x) else f"{100 * x:.0f}%"
 
@@ -108,7 +113,7 @@ def core_questions(
         lines.append(
             f"**Repeat incidents.** {_pct(allrow['repeat_share'])} of incidents with a person key "
             f"{'here ' if locality else ''}came from people with two or more incidents; the most "
-            f"for one person was {views.one_count(most, pol)}. Incidents with no person key: "
+            f"for one person was {_about(most, pol)}. Incidents with no person key: "
             f"{views.one_count(int(allrow['no_person_key']), pol)} (kept and counted, not guessed).")
         top = themes[themes["repeat_incidents"] > 0].head(3)
         if len(top) and not pol.is_hidden(np.array([int(top['repeat_incidents'].iloc[0])]))[0]:
@@ -121,6 +126,12 @@ def core_questions(
     # Referral conversion
     if "safeguarding_referral" in data.columns:
         ref = q.referral_conversion(data, group_by=by)
+        if locality is not None:
+            # Themes within this locality only; the locality against the others above.
+            mine = q.referral_conversion(data[data[by] == str(locality)], group_by=by)
+            ref = pd.concat([ref[ref["dimension"] != "theme"], mine[mine["dimension"] == "theme"]],
+                            ignore_index=True)
+            ref["dimension"] = ref["dimension"].replace({by: group_by})
         save("referral_conversion", ref)
         referrals = _funnel_view(ref, pol, "referrals")
         groups = ref[ref["dimension"] != "theme"]
@@ -227,11 +238,15 @@ def _funnel_view(ref: pd.DataFrame, pol, what: str) -> pd.DataFrame:
 def _equality_view(eq: pd.DataFrame | None, pol) -> pd.DataFrame:
     if eq is None or eq.empty:
         return views.note("The data has no ethnicity, age band or sex columns.")
-    flagged = eq[eq["flag"].astype(str).str.startswith(("alarm", "alert"))]
+    # The equality question is over-representation: groups more often subject to a theme than
+    # everyone else beyond the 99.8% limit. Alerts and low alarms stay in the CSV files.
+    flagged = eq[eq["flag"].astype(str) == "alarm_high"]
     if flagged.empty:
-        return views.note("No theme rate for any ethnicity, age band or sex group differs from "
-                          "everyone else beyond chance.")
-    flagged = flagged.sort_values(["flag", "characteristic", "theme_id"])
+        return views.note("No theme rate for any ethnicity, age band or sex group is higher than "
+                          "for everyone else beyond the 99.8% funnel limit.")
+    order = {c: i for i, c in enumerate(EQUALITY_TITLES.values())}
+    flagged = flagged.sort_values(["characteristic", "theme_id", "group"],
+                                  key=lambda s: s.map(order) if s.name == "characteristic" else s)
     return pd.DataFrame({
         "characteristic": flagged["characteristic"].to_numpy(),
         "group": flagged["group"].to_numpy(),
