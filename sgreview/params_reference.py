@@ -66,6 +66,8 @@ MEANINGS: dict[str, str] = {
     "case_incident_ids": "Incident ids selecting the incidents of one learning summary (set "
                          "per job).",
     "case_filter": "Filter selecting the incidents of one learning summary (set per job).",
+    "resources": "Links (`{title, url}`, absolute http(s) only) listed in section 6 of every "
+                 "7-minute briefing: guidance, procedures, training.",
     "localities": "`all`, or a list of locality names as the export spells them (case and "
                   "spacing are forgiven); one report per locality.",
     "case_sets": "Learning summaries to write, one per case set (see `case_sets[]` below).",

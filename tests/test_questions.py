@@ -96,7 +96,7 @@ def test_equality_view_suppresses_small_counts():
     table, _ = q.equality_funnel(data.assign(ethnicity=data["ethnicity"].replace(
         {"A": "White - British", "B": "Black or Black British - Caribbean", "C": "Mixed - White and Asian"})),
         "ethnicity")
-    table.loc[table["group"] == "White - Irish", "flag"] = "alert_high"  # force it into the view
+    table.loc[table["group"] == "White - Irish", "flag"] = "alarm_high"  # force it into the view
     view = _equality_view(table.assign(characteristic="ethnicity"), views.policy())
     row = view[(view["group"] == "White - Irish") & (view.index == "T_restraint")].iloc[0]
     assert row["incidents in theme"] == "*" and row["share"] == "*"
