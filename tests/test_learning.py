@@ -471,7 +471,7 @@ def test_briefing_questions_come_from_the_bank_for_detected_practice_themes():
     bank = load_question_bank()
     asked = dict(briefing.sections[6].questions)
     assert asked["Information sharing and record keeping"] == \
-        bank["practice_themes"]["information_sharing_records"]["questions"]
+        bank["practice_themes"]["information_sharing_records"]["questions"][:2]
     assert "Carers and family involvement" in asked
     assert "Homelessness and housing" not in asked  # no narrative mentions it
     pt = briefing.tables["practice_themes"].set_index("practice_theme")

@@ -99,7 +99,7 @@ def test_equality_view_suppresses_small_counts():
     table.loc[table["group"] == "White - Irish", "flag"] = "alarm_high"  # force it into the view
     view = _equality_view(table.assign(characteristic="ethnicity"), views.policy())
     row = view[(view["group"] == "White - Irish") & (view.index == "T_restraint")].iloc[0]
-    assert row["incidents in theme"] == "*" and row["share"] == "*"
+    assert row["incidents in theme"] == "*" and row["share in theme"] == "*"
 
 
 def test_referral_conversion_flags_the_low_locality():
@@ -167,3 +167,20 @@ def test_person_key_and_raw_person_id_never_reach_any_output(tmp_path, monkeypat
     assert not re.search(r"\bperson_(?:key|id)\b", text)  # no such column anywhere
     leaked = [k for k in keys if k in text] + [r for r in raw if r in text]
     assert not leaked, leaked[:3]
+
+
+def test_core_questions_on_data_without_the_optional_columns_say_so(tmp_path):
+    from sgreview import pipeline
+
+    texts = ["Patient found with a ligature on the ward, removed by staff and observations increased.",
+             "Medication dose omitted on the evening round, pharmacy informed and the error reported.",
+             "Patient absconded from section 17 leave and police were informed, returned later.",
+             "Staff member assaulted by a patient during an argument about leave in the lounge."]
+    rows = _frame(60).assign(narrative=[texts[i % 4] + f" Note {i}." for i in range(60)])
+    data = tmp_path / "inc.csv"
+    rows.to_csv(data, index=False)
+    out = tmp_path / "run"
+    pipeline.theme_discovery(data, out, k=2, seed=1)
+    res = pipeline.core_questions(data, out)
+    assert res.summary.startswith("None of the core questions can be answered from this data")
+    assert "no person_id column" in str(res.repeats.iloc[0, 0])

@@ -45,10 +45,13 @@ TITLES = {
 EXCERPTS_PER_THEME = 2
 #: Key incidents listed in the chronology (section 3).
 MAX_CHRONOLOGY = 6
+#: Longer sentences are not quoted (a 7-minute briefing has no room for them).
+MAX_EXCERPT_CHARS = 200
 MIN_PRECISION_TEXT = "0.8"
 #: The theme model's bucket for incidents no theme fits: counted, never quoted as a theme.
 MAX_THEMES = 6
 MAX_QUESTION_THEMES = 3
+QUESTIONS_PER_THEME = 2
 
 _TEXT_COLUMNS = ("sentence", "text", "evidence", "excerpt")
 _SENTENCE_SPLIT = r"(?<=[.!?])\s+"
@@ -538,7 +541,7 @@ def build_briefing(
     found, hits = _practice(ctx, practice_themes)
     s6, s7 = _actions(ctx, scope, links)
     for key, name in ([] if ctx.full_hide else found[:MAX_QUESTION_THEMES]):
-        qs = _questions_for(bank, key, name)
+        qs = _questions_for(bank, key, name)[:QUESTIONS_PER_THEME]
         if qs:
             s7.questions.append((name, qs))
     s7.questions.append(("For every team", list(bank.get("general", []))))
@@ -701,7 +704,7 @@ def _incident_excerpts(ctx: _Context, rows: pd.DataFrame) -> pd.Series:
     from sgreview.practice import split_sentences
 
     sents = split_sentences(rows.set_index("incident_id")["narrative"])
-    sents = sents[sents["sentence"].str.len().between(20, 300)]
+    sents = sents[sents["sentence"].str.len().between(20, MAX_EXCERPT_CHARS)]
     if sents.empty:
         return pd.Series(dtype=object)
     theme_of = rows.set_index("incident_id")["theme_id"].astype(str)
@@ -730,26 +733,36 @@ def _chronology(ctx: _Context, comp: pd.DataFrame) -> Section:
     allowed = set(comp.loc[comp["examples_allowed"], "theme_id"]) - {UNTHEMED}
     case = ctx.case[ctx.case["theme_id"].isin(allowed)].copy()
     order = {h: i for i, h in enumerate(HARM_LEVELS)}
-    case["_harm"] = case["harm"].astype("string").map(order).fillna(-1) if "harm" in case else -1
-    key = case.sort_values(["_harm", "incident_date"], ascending=[False, True], kind="stable").head(MAX_CHRONOLOGY)
-    key = key.sort_values("incident_date", kind="stable")
+    has_harm = "harm" in case and case["harm"].notna().any()
+    if has_harm:
+        case["_harm"] = case["harm"].astype("string").map(order).fillna(-1)
+        key = case.sort_values(["_harm", "incident_date"], ascending=[False, True], kind="stable")
+        key = key.head(MAX_CHRONOLOGY).sort_values("incident_date", kind="stable")
+    else:
+        # No harm recorded: incidents spread evenly over the period, not just the first ones.
+        case = case.sort_values(["incident_date", "incident_id"], kind="stable")
+        pick = np.unique(np.linspace(0, len(case) - 1, min(MAX_CHRONOLOGY, len(case))).round().astype(int))
+        key = case.iloc[pick] if len(case) else case
     excerpts = _incident_excerpts(ctx, key)
     rows = []
     for r in key.itertuples():
         harm = getattr(r, "harm", None)
-        harm_text = f"{harm} harm" if isinstance(harm, str) and harm else "harm not recorded"
+        harm_text = (f", {harm} harm" if isinstance(harm, str) and harm
+                     else ", harm not recorded" if has_harm else "")
         text = excerpts.get(r.incident_id)
         quote = f": \u201c{text}\u201d (incident {r.incident_id})" if text else f" (incident {r.incident_id})"
-        s.bullets.append(f"{_month(r.incident_date)}: {ctx.labels.get(r.theme_id, r.theme_id)}, {harm_text}{quote}")
-        rows.append((r.incident_id, _month(r.incident_date), r.theme_id, harm_text, bool(text)))
+        s.bullets.append(f"{_month(r.incident_date)}: {ctx.labels.get(r.theme_id, r.theme_id)}{harm_text}{quote}")
+        rows.append((r.incident_id, _month(r.incident_date), r.theme_id, harm_text.lstrip(", "), bool(text)))
     ctx.tables["chronology"] = pd.DataFrame(rows, columns=["incident_id", "month", "theme_id", "harm", "excerpt_shown"])
     left = ctx.n_case - len(key)
     if not rows:
         s.paragraphs.append(f"No theme has more than {ctx.threshold} incidents in this case set, so no "
                             f"incident is described individually.")
     else:
+        how = ("with the most serious recorded harm" if has_harm
+               else "spread over the period; harm is not recorded in this data")
         s.paragraphs.append(
-            f"Key incidents (the {len(rows)} with the most serious recorded harm), in date order; "
+            f"Key incidents (the {len(rows)} {how}), in date order; "
             f"{_incidents(ctx.policy, left).replace(' incidents', ' other incidents')} "
             f"{_plural(left, 'is', 'are')} not listed.")
     return s
@@ -818,12 +831,13 @@ def _findings(ctx: _Context, hits: pd.DataFrame) -> Section:
         # The first affirmed-or-omission sentence of the most frequent visible theme per domain.
         first = shown_themes.drop_duplicates("sar_domain")
         h = hits[hits["practice_theme"].isin(first["practice_theme"])]
-        h = h.sort_values(["practice_theme", "polarity", "row", "sentence_no"], kind="stable")
-        h = h.drop_duplicates("practice_theme")
+        # A finding is usually something not done: quote an omission first, then the rest.
+        h = h.assign(_p=h["polarity"].map({"omission": 0, "affirmed": 1, "hedged": 2}))
+        h = h.sort_values(["practice_theme", "_p", "row", "sentence_no"], kind="stable")
         if len(h):
             sents = split_sentences(ctx.case.set_index("incident_id")["narrative"].loc[h["row"].unique()])
             h = h.merge(sents, on=["row", "sentence_no"])
-            h = h[h["sentence"].str.len().between(15, 300)]
+            h = h[h["sentence"].str.len().between(15, MAX_EXCERPT_CHARS)].drop_duplicates("practice_theme")
             ex = _clean_excerpts(pd.DataFrame({"theme_id": h["practice_theme"], "incident_id": h["row"],
                                                "text": h["sentence"]}))
             quotes = ex.set_index("theme_id")[["incident_id", "text"]].apply(tuple, axis=1)

@@ -161,7 +161,7 @@ def core_questions(
                 lines.append(f"{unexpected} unexpected {EQUALITY_TITLES[col]} codes were counted "
                              f"as not stated.")
         equality = _equality_view(pd.concat(eq_frames) if eq_frames else None, pol)
-        alarms = (pd.concat(eq_frames) if eq_frames else pd.DataFrame(columns=["flag"]))
+        alarms = (pd.concat(eq_frames) if eq_frames else pd.DataFrame(columns=["flag", "characteristic"]))
         alarms = alarms[alarms["flag"].astype(str) == "alarm_high"]
         for r in alarms[alarms["characteristic"] == "ethnicity"].itertuples():
             lines.append(
@@ -214,12 +214,14 @@ def core_questions(
 
 
 def _repeats_view(rep: pd.DataFrame, by: str, pol) -> pd.DataFrame:
+    # Shares first: each row has its own denominator, so a share never sits right after a
+    # count column it was not computed from (the disclosure audit reads adjacent columns).
     return pd.DataFrame({
+        "share of keyed incidents from people with 2 or more": views._percent(
+            rep["incidents_from_repeat_people"], rep["with_person_key"], pol),
         "incidents": views.count_text(rep["incidents"], pol).to_numpy(),
         "no person key": views.count_text(rep["no_person_key"], pol).to_numpy(),
         "people with 2 or more incidents": views.count_text(rep["people_with_2_or_more"], pol).to_numpy(),
-        "share of incidents from them": views._percent(rep["incidents_from_repeat_people"],
-                                                       rep["with_person_key"], pol),
         "most incidents for one person": views.count_text(rep["most_incidents_one_person"], pol).to_numpy(),
     }, index=pd.Index(rep[by].astype(str).to_numpy(), name="group"))
 
@@ -227,10 +229,10 @@ def _repeats_view(rep: pd.DataFrame, by: str, pol) -> pd.DataFrame:
 def _funnel_view(ref: pd.DataFrame, pol, what: str) -> pd.DataFrame:
     return pd.DataFrame({
         "by": ref["dimension"].to_numpy(),
+        "share with a referral": views._percent(ref["referrals"], ref["n"], pol),
+        "others": [_pct(t) for t in ref["target"]],
         "incidents": views.count_text(ref["n"], pol).to_numpy(),
         what: views.count_text(ref["referrals"], pol).to_numpy(),
-        "share": views._percent(ref["referrals"], ref["n"], pol),
-        "others": [_pct(t) for t in ref["target"]],
         "funnel flag": ref["flag"].map(views.flag_text).to_numpy(),
     }, index=pd.Index(ref["label"].astype(str).to_numpy(), name="group"))
 
@@ -250,9 +252,9 @@ def _equality_view(eq: pd.DataFrame | None, pol) -> pd.DataFrame:
     return pd.DataFrame({
         "characteristic": flagged["characteristic"].to_numpy(),
         "group": flagged["group"].to_numpy(),
-        "incidents in theme": views.count_text(flagged["events"], pol).to_numpy(),
-        "share": views._percent(flagged["events"], flagged["n"], pol),
+        "share in theme": views._percent(flagged["events"], flagged["n"], pol),
         "everyone else": [_pct(t) for t in flagged["target"]],
+        "incidents in theme": views.count_text(flagged["events"], pol).to_numpy(),
         "funnel flag": flagged["flag"].map(views.flag_text).to_numpy(),
     }, index=pd.Index(flagged["theme_label"].astype(str).to_numpy(), name="theme"))
 
@@ -267,12 +269,12 @@ def _delay_view(delay: pd.DataFrame, by: str, pol) -> pd.DataFrame:
 
 
 def _owner_view(owner: pd.DataFrame) -> pd.DataFrame:
+    """Actions by owner (actions are not about people: counts are not suppressed)."""
     return pd.DataFrame({
-        "actions": owner["actions"].to_numpy(),
+        "overdue": [f"{o} of {a}" for o, a in zip(owner["overdue"], owner["actions"], strict=True)],
+        "longest overdue (days)": owner["longest_overdue_days"].to_numpy(),
+        "open": owner["open"].to_numpy(),
         "completed": owner["completed"].to_numpy(),
         "median days agreed to completed": owner["median_days_to_complete"].map(
             lambda v: "-" if pd.isna(v) else f"{v:.0f}").to_numpy(),
-        "open": owner["open"].to_numpy(),
-        "overdue": owner["overdue"].to_numpy(),
-        "longest overdue (days)": owner["longest_overdue_days"].to_numpy(),
     }, index=pd.Index(owner["owner"].astype(str).to_numpy(), name="owner"))
