@@ -427,9 +427,15 @@ def signals_table(signals: pd.DataFrame, pol: DisclosurePolicy, *, with_group: b
         latest = signals["latest_special_cause"].astype(bool)
         recent = signals["recent_rules"].fillna("").astype(str).str.strip() != ""
         signals = signals.loc[latest | recent]
-        signals = signals.assign(_order=~latest.loc[signals.index]).sort_values(
-            ["_order", "theme_id"] + (["locality"] if "locality" in signals else []),
-            kind="stable").drop(columns="_order")
+        # Most telling first: a signal in the latest period, the organisation-wide series,
+        # then the series with the most incidents (a "run" in a series of zeros says little).
+        signals = signals.assign(
+            _latest=~latest.loc[signals.index],
+            _all=(signals["locality"].astype(str) != "All") if "locality" in signals else False,
+            _size=-signals["centre"].astype(float).fillna(0),
+        ).sort_values(["_latest", "_all", "_size", "theme_id"]
+                      + (["locality"] if "locality" in signals else []),
+                      kind="stable").drop(columns=["_latest", "_all", "_size"])
     if signals is None or signals.empty:
         return note("Every theme shows only common-cause variation in the last three periods.")
     table = pd.DataFrame(
