@@ -851,6 +851,12 @@ def contains_identifiers(texts: pd.Series) -> pd.Series:
     return ((redacted != s) & s.notna()).astype(bool)
 
 
+def name_like_word(term: str) -> bool:
+    """Whether ``term``, written capitalised, is a word the redactor reads as a name: no
+    everyday English word, clinical term, known place or jargon word, or typo of one."""
+    return _name_shaped(str(term).capitalize())
+
+
 def identifier_like_terms(terms: Sequence[str]) -> list[str]:
     """Terms (e.g. a theme model's vocabulary) that are a redaction tag or a known given or
     family name that is not also an ordinary word: such a term came from a person."""

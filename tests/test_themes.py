@@ -407,3 +407,25 @@ def test_real_text_beats_the_kmeans_baseline():
     a = apply_themes(fit_themes(frame, k=15, seed=0), frame)
     assert normalized_mutual_info_score(d["categories"], a["theme_id"]) >= 0.40
     assert adjusted_rand_score(d["categories"], a["theme_id"]) >= 0.22
+
+
+def test_saved_vocabulary_holds_no_name_even_one_that_escaped_redaction_in_many_incidents():
+    from sgreview.redact import identifier_like_terms
+    from sgreview.themes.model import VOCAB_MIN_INCIDENTS, ThemeModel
+
+    base = [
+        "patient absconded from the ward during section leave and was returned by police",
+        "ligature found in the bathroom and removed by staff, observations increased",
+        "medication error: wrong dose given, pharmacy informed and patient monitored",
+        "patient assaulted a nurse on the ward, restraint used and debrief held",
+    ]
+    # "Zbigniewska" is only ever written capitalised (a surname redaction missed), "Patel"
+    # is a known surname, "rareword" is in a single incident.
+    texts = [f"{base[i % 4]} Zbigniewska was there; Patel saw it" for i in range(60)]
+    texts.append("a rareword appears once in the whole data")
+    model = ThemeModel(k=2, random_state=0).fit(texts)
+    vocab = set(model.vocabulary_)
+    assert "zbigniewska" not in vocab and "patel" not in vocab and "rareword" not in vocab
+    assert {"ligature", "absconded", "medication"} <= vocab
+    assert identifier_like_terms(list(vocab)) == []
+    assert VOCAB_MIN_INCIDENTS >= 2

@@ -46,7 +46,7 @@ from sklearn.metrics import adjusted_rand_score
 from threadpoolctl import threadpool_limits
 
 from sgreview.errors import InputError, ParameterError
-from sgreview.redact import identifier_like_terms
+from sgreview.redact import identifier_like_terms, name_like_word
 from sgreview.themes import cluster
 from sgreview.themes.labels import (
     MATCH_DEPTH,
@@ -63,7 +63,13 @@ from sgreview.themes.labels import (
     theme_phrases,
     unique_labels,
 )
-from sgreview.themes.text import clean_arrow, count_terms, fit_vocabulary, tokenise_terms
+from sgreview.themes.text import (
+    clean_arrow,
+    common_word_terms,
+    count_terms,
+    fit_vocabulary,
+    tokenise_terms,
+)
 
 #: A term enters a model's vocabulary only when this many distinct incidents use it (and it
 #: is no known given or family name): models are shared, so they must hold no identifier.
@@ -207,7 +213,9 @@ class ThemeModel(TransformerMixin, BaseEstimator):
         fit_text = pc.take(cleaned_arr, pa.array(sample))
         vocabulary = fit_vocabulary(fit_text, min_df, self.max_df if len(sample) > 20 else 1.0)
         named = set(identifier_like_terms(vocabulary))
-        vocabulary = [t for t in vocabulary if t not in named]
+        common = common_word_terms([texts[i] for i in sample])
+        vocabulary = [t for t in vocabulary
+                      if t not in named and (t in common or not name_like_word(t))]
         if not vocabulary:
             raise InputError(
                 "no usable words: after removing stop words and rare words nothing is left "

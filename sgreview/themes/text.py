@@ -268,3 +268,22 @@ def tokenise_terms(terms: Iterable[str]) -> list[str]:
     flat, _ = _tokens(clean_arrow(list(terms)))
     out = {w for t in flat.to_pylist() for w in ALIASES.get(t, [t])}
     return sorted(out - STOP_WORDS)
+
+
+def common_word_terms(texts: pd.Series | Sequence[str] | np.ndarray) -> frozenset[str]:
+    """Lower-cased words that the narratives write in lower case or as an acronym somewhere.
+
+    A word only ever written capitalised ("Kowalski") is a proper noun. A saved model is
+    shared, so :class:`~sgreview.themes.model.ThemeModel` drops a term that is never written
+    in lower case (or in capitals, for acronyms such as CMHT) *and* reads as a name to the
+    redactor (:func:`sgreview.redact.name_like_word`): a person that escaped redaction.
+    """
+    arr = pc.replace_substring_regex(_arrow_text(texts), r"[^A-Za-z]+", " ")
+    flat = pc.list_flatten(pc.utf8_split_whitespace(arr))
+    unique = pc.unique(flat)
+    lower = pc.filter(unique, pc.match_substring_regex(unique, r"^[a-z]+$"))
+    caps = pc.filter(unique, pc.match_substring_regex(unique, r"^[A-Z]{2,}$"))
+    out = set(lower.to_pylist()) | {w.lower() for w in caps.to_pylist()}
+    out |= {w for v in ABBREVIATIONS.values() for w in v.split()}
+    out |= {w for _, repl in _SPECIAL for w in repl.split()}
+    return frozenset(out)
