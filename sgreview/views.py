@@ -583,10 +583,20 @@ def profile_figure(profile: pd.DataFrame, pol: DisclosurePolicy, *, locality: st
     Themes whose count here is suppressed are left out of the chart (their share could give
     the count away); the table marks them with the suppression symbol.
     """
-    shown = profile.loc[(profile["theme_id"] != UNTHEMED_ID) & ~pol.is_hidden(profile["events"].to_numpy())].head(top)
+    shown = profile.loc[(profile["theme_id"] != UNTHEMED_ID) & (profile["events"] > 0)
+                        & ~pol.is_hidden(profile["events"].to_numpy())].head(top)
     shown = shown.iloc[::-1]
     fig = Figure(figsize=(8, 0.42 * max(len(shown), 1) + 1.4), dpi=DPI)
     ax = fig.subplots()
+    if shown.empty:  # only the locality's own themes are charted, and none can be shown
+        ax.text(0.5, 0.5, f"Every theme in {locality} has 1 to {pol.threshold} incidents: too few "
+                "to chart without revealing them (see the table).", ha="center", va="center",
+                transform=ax.transAxes, wrap=True)
+        ax.set_axis_off()
+        fig.set_size_inches(8, 1.4)
+        fig.sgreview_alt = (f"No chart: every theme in {locality} has 1 to {pol.threshold} "
+                            "incidents, too few to show.")
+        return fig
     y = np.arange(len(shown))
     ax.barh(y + 0.2, shown["share"], height=0.4, color="#005eb8", label=locality)
     ax.barh(y - 0.2, shown["others_share"], height=0.4, color="#a6a6a6", label=f"{others} combined")

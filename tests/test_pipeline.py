@@ -480,3 +480,15 @@ def test_later_stages_read_values_exactly_even_formula_like_localities(tmp_path)
     assert back["locality"].tolist() == ["=North", "+South"]
     assert back["theme_label"].tolist() == ["@risk", "Unthemed"]
     assert back["incident_date"].tolist() == list(pd.to_datetime(["2024-01-02", "2024-02-03"]))
+
+
+def test_profile_chart_only_draws_themes_the_locality_has():
+    pol = views.policy()
+    profile = locality_profile(_assignments_for({"Small": {"T01": 12, "T02": 3},
+                                                 "Big": {"T01": 50, "T02": 50, "T03": 60}}), "Small")
+    fig = views.profile_figure(profile, pol, locality="Small", others="All other localities")
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert labels == ["Theme T01"]  # T02 is suppressed (3), T03 is 0 here: neither drawn
+    tiny = locality_profile(_assignments_for({"Small": {"T01": 2}, "Big": {"T01": 50, "T03": 60}}), "Small")
+    fig = views.profile_figure(tiny, pol, locality="Small", others="All other localities")
+    assert "too few" in views.describe_figure(fig)
