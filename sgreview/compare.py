@@ -243,6 +243,8 @@ def compare(
                           adjustment=adjustment, target=target, window_months=None)
     funnel.attrs["window"] = window
     spc = spc_table(a, group_by=group_by, period=period, rebase=rebase, run_length=run_length,
+                    denominators=denominators if group_by == "locality" else None,
+                    denominator_unit=unit,
                     screen_outliers=screen_outliers, improvement_direction=improvement_direction)
     options = {"group_by": group_by, "period": period, "unit": unit, "run_length": run_length,
                "screen_outliers": screen_outliers, "adjustment": adjustment,

@@ -279,7 +279,8 @@ def spc_chart(
     counts = chart["events"] if "events" in chart else chart["value"]
     total = policy.format_counts([counts.sum()])[0]
     ax.set_title(f"{title} ({total} incidents)" if title else f"{total} incidents", fontsize=11)
-    ax.set_ylabel("incidents per period")
+    rated = "exposure" in chart and not np.allclose(chart["exposure"].fillna(1.0), 1.0)
+    ax.set_ylabel("incidents per 1,000 units of exposure" if rated else "incidents per period")
     fig.tight_layout()
     return fig
 
@@ -320,6 +321,9 @@ def spc_small_multiples(
         not_drawn += int(not draw)
         counts = chart["events"] if "events" in chart else chart["value"]
         ax.set_title(policy.label(name, counts.sum()), fontsize=9, pad=12)
+        if "chart" in chart and len(chart) and chart["chart"].iloc[0] == "none":
+            ax.text(0.5, 0.5, "no chart: " + str(chart["chart_reason"].iloc[0]), ha="center",
+                    va="center", fontsize=6, wrap=True, transform=ax.transAxes, color="#425563")
     for ax in axes.ravel()[len(panels):]:
         ax.set_axis_off()
     fig.tight_layout()

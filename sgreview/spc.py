@@ -37,6 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from sgreview.errors import InputError, ParameterError
 from sgreview.schema import UNTHEMED_ID as UNTHEMED
@@ -63,7 +64,10 @@ COLOURS = {
 ALL_GROUPS = "All"
 SUMMARY_COLUMNS = ["theme_id", "theme_label", "locality", "latest_period", "latest_value", "centre",
                    "lower", "upper", "latest_special_cause", "latest_rule", "latest_point_type",
-                   "recent_special_points", "recent_rules"]
+                   "recent_special_points", "recent_rules", "chart", "latest_events",
+                   "step_period", "step_side"]
+#: A recalculation step within this many periods of the end is listed as a recent change.
+RECENT_STEP_PERIODS = 24
 
 
 @dataclass(frozen=True)
@@ -534,7 +538,7 @@ def _theme_labels(assignments: pd.DataFrame) -> pd.Series:
     return pd.Series(theme.unique(), index=theme.unique())
 
 
-def spc_table(
+def xmr_table(
     assignments: pd.DataFrame,
     *,
     group_by: str = "locality",
@@ -542,7 +546,8 @@ def spc_table(
     rebase: Mapping | None = None,
     **xmr_options,
 ) -> pd.DataFrame:
-    """XmR charts for every theme, overall (``locality == "All"``) and per group.
+    """XmR charts for every theme, overall (``locality == "All"``) and per group, whatever
+    the counts (the chart :func:`spc_table` picks when the counts are large enough).
 
     Writes the DESIGN ``spc.csv`` columns ``theme_id, locality, period, value, centre,
     lower, upper, special_cause, rule`` plus ``theme_label, point_type`` and the rest of the
@@ -601,22 +606,35 @@ def spc_table(
 
 def special_cause_summary(spc: pd.DataFrame, *, recent: int = 3) -> pd.DataFrame:
     """Series showing special-cause variation now: at the latest point or in the last
-    ``recent`` periods. The unthemed bucket (``T00``) is left out: it is not a theme.
+    ``recent`` periods, or a recalculated step (sustained shift) in the last
+    :data:`RECENT_STEP_PERIODS` periods. The unthemed bucket (``T00``) is left out.
 
     One row per series: ``theme_id, theme_label, locality, latest_period, latest_value,
     centre, lower, upper, latest_special_cause, latest_rule, latest_point_type,
-    recent_special_points, recent_rules``.
+    recent_special_points, recent_rules, chart, latest_events, step_period, step_side``.
     """
     if spc.empty:
         return pd.DataFrame(columns=SUMMARY_COLUMNS)
     keys = ["theme_id", "locality"]
-    ordered = spc.sort_values([*keys, "period"], kind="stable")
+    spc = spc.copy()
+    for col, default in (("chart", "xmr"), ("step", False)):
+        if col not in spc:
+            spc[col] = default
+    if "events" not in spc:
+        spc["events"] = spc["value"]
+    ordered = spc.sort_values([*keys, "period"], kind="stable").reset_index(drop=True)
     ordered = ordered[ordered["theme_id"].astype(str) != UNTHEMED]
     pos_from_end = ordered.groupby(keys, sort=False).cumcount(ascending=False)
     tail = ordered[pos_from_end < recent]
-    recent_sc = tail[tail["special_cause"]]
+    recent_sc = tail[tail["special_cause"].astype(bool)]
     rules = recent_sc.groupby(keys)["rule"].agg(lambda r: ";".join(sorted(set(r))))
     n_recent = recent_sc.groupby(keys).size()
+    steps = ordered[ordered["step"].astype(bool) & (pos_from_end < RECENT_STEP_PERIODS)]
+    before = ordered["centre"].groupby([ordered[k] for k in keys]).shift(1)
+    side = np.sign(ordered["centre"] - before).reindex(steps.index)
+    step_side = pd.Series(np.where(side > 0, "up", "down"), index=steps.index)
+    step_period = steps.groupby(keys)["period"].last()
+    step_dir = step_side.groupby([steps[k] for k in keys]).last()
     last = ordered[pos_from_end == 0].set_index(keys)
     out = pd.DataFrame(
         {
@@ -629,9 +647,360 @@ def special_cause_summary(spc: pd.DataFrame, *, recent: int = 3) -> pd.DataFrame
             "latest_special_cause": last["special_cause"],
             "latest_rule": last["rule"],
             "latest_point_type": last.get("point_type"),
+            "chart": last["chart"],
+            "latest_events": last["events"],
         }
     )
     out["recent_special_points"] = n_recent.reindex(out.index).fillna(0).astype(int)
     out["recent_rules"] = rules.reindex(out.index).fillna("")
-    out = out[out["recent_special_points"] > 0]
+    out["step_period"] = step_period.reindex(out.index).fillna("")
+    out["step_side"] = step_dir.reindex(out.index).fillna("")
+    out = out[(out["recent_special_points"] > 0) | (out["step_period"] != "")]
     return out.reset_index()[SUMMARY_COLUMNS]
+
+
+# --- Chart choice: XmR, Poisson (c / u), quarterly, or none ---------------------------------
+
+#: XmR charts need counts that look continuous: at least this mean per period ...
+XMR_MIN_MEAN = 5.0
+#: ... and at most this share of empty periods (a run of zeros is not a process shift).
+XMR_MAX_ZERO_SHARE = 0.1
+#: Below ``XMR_MIN_MEAN`` but at least this mean per period: a c-chart (counts) or u-chart
+#: (rates per denominator) with exact Poisson probability limits, per month.
+POISSON_MIN_MEAN = 1.0
+#: Rarer than that: the same chart on calendar quarters (complete quarters only).
+#: Fewer than this many points (months, or quarters for rare series): no chart.
+MIN_POINTS = 8
+#: Fewer incidents than this in the whole series: no chart (nothing to show but noise).
+MIN_EVENTS = 5
+#: Exact Poisson probability limits: each tail 0.135%, the 3-sigma equivalent.
+POISSON_TAIL = 0.00135
+#: Making Data Count recalculation: a shift of ``run_length`` points starts a new process
+#: only when at least this many points follow its start and precede it (limits need ~12).
+MIN_POINTS_TO_RECALCULATE = 12
+#: Rates from denominators are shown per this many units (per 1,000 bed days).
+RATE_PER = 1000.0
+CHART_NAMES = {"xmr": "XmR", "c": "c-chart", "u": "u-chart", "c_quarterly": "c-chart by quarter",
+               "u_quarterly": "u-chart by quarter", "none": "no chart"}
+
+
+def choose_chart(n_points: np.ndarray, total: np.ndarray, mean: np.ndarray,
+                 zero_share: np.ndarray, n_quarters: np.ndarray, *, rates: np.ndarray | bool = False
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """The chart each series gets, and why, from its counts (vectorised over series).
+
+    * ``none``: fewer than :data:`MIN_POINTS` periods, or fewer than :data:`MIN_EVENTS`
+      incidents, or rare (mean under :data:`POISSON_MIN_MEAN` a month) with fewer than
+      :data:`MIN_POINTS` complete quarters;
+    * ``xmr``: mean at least :data:`XMR_MIN_MEAN` per period and at most
+      :data:`XMR_MAX_ZERO_SHARE` empty periods (Making Data Count XmR, on rates when a
+      denominator is given);
+    * ``c`` / ``u``: otherwise, with mean at least :data:`POISSON_MIN_MEAN` per period:
+      exact Poisson probability limits (u with the denominator);
+    * ``c_quarterly`` / ``u_quarterly``: rarer still: the same chart on calendar quarters.
+    """
+    n_points, total, mean = (np.asarray(v, dtype=float) for v in (n_points, total, mean))
+    zero_share, n_quarters = np.asarray(zero_share, dtype=float), np.asarray(n_quarters, dtype=float)
+    rates = np.broadcast_to(np.asarray(rates, dtype=bool), n_points.shape)
+    letter = np.where(rates, "u", "c")
+    few_points = n_points < MIN_POINTS
+    few_events = total < MIN_EVENTS
+    xmr_ok = (mean >= XMR_MIN_MEAN) & (zero_share <= XMR_MAX_ZERO_SHARE)
+    monthly = mean >= POISSON_MIN_MEAN
+    quarterly_ok = n_quarters >= MIN_POINTS
+    chart = np.select(
+        [few_points, few_events, xmr_ok, monthly, quarterly_ok],
+        ["none", "none", "xmr", letter, np.char.add(letter, "_quarterly")], default="none",
+    ).astype(object)
+    per = np.round(mean, 1).astype(str)
+    reason = np.select(
+        [few_points, few_events, xmr_ok, monthly, quarterly_ok],
+        [np.char.add(np.char.add("only ", n_points.astype(int).astype(str)),
+                     f" periods: at least {MIN_POINTS} are needed for any chart"),
+         np.char.add(np.char.add("only ", total.astype(int).astype(str)),
+                     f" incidents in the whole series: at least {MIN_EVENTS} are needed to chart"),
+         np.char.add(np.char.add("XmR: ", per), f" incidents a period on average (>= {XMR_MIN_MEAN:g})"),
+         np.char.add(np.char.add("Poisson limits: ", per),
+                     f" incidents a period on average (under {XMR_MIN_MEAN:g}, or many empty periods)"),
+         np.char.add(np.char.add("by quarter: ", per),
+                     f" incidents a month on average (under {POISSON_MIN_MEAN:g})")],
+        default=np.char.add(np.char.add("too rare to chart: ", per),
+                            f" incidents a month and fewer than {MIN_POINTS} complete quarters"),
+    ).astype(object)
+    return chart, reason
+
+
+def poisson_limits(events: np.ndarray, exposure: np.ndarray, seg: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """c- / u-chart centre and exact Poisson probability limits, per segment.
+
+    Centre = the segment's total events over its total exposure (exposure 1 per period for
+    a c-chart); at each point ``mu = centre x exposure``, and the limits are the counts
+    beyond which each tail has probability under :data:`POISSON_TAIL`, divided by the
+    exposure. Returns (centre, lower, upper, outside side: +1 above, -1 below, 0).
+    """
+    seg = np.asarray(seg, dtype=np.int64)
+    n_seg = int(seg.max()) + 1 if seg.size else 0
+    x = np.asarray(events, dtype=float)
+    t = np.asarray(exposure, dtype=float)
+    rate = (np.bincount(seg, weights=x, minlength=n_seg)
+            / np.bincount(seg, weights=t, minlength=n_seg))[seg]
+    mu = rate * t
+    with np.errstate(invalid="ignore", divide="ignore"):
+        hi_count = stats.poisson.isf(POISSON_TAIL, mu)   # P(X > hi) <= tail
+        lo_count = stats.poisson.ppf(POISSON_TAIL, mu)   # P(X < lo) <= tail
+        above = x > hi_count
+        below = x < lo_count
+        return rate, lo_count / t, hi_count / t, np.where(above, 1, np.where(below, -1, 0))
+
+
+def _first_shift_start(relative: np.ndarray, seg: np.ndarray, run_length: int,
+                       min_points: int) -> np.ndarray:
+    """Per point: True where a sustained shift starts (see :func:`spc_table`).
+
+    ``relative`` is each point's side of its segment's *baseline* centre (the mean of the
+    segment's first ``min_points`` points). A shift is ``run_length`` consecutive points on
+    one side, all at least ``min_points`` points into the segment; it starts a new process
+    only if at least ``min_points`` points follow its start. The first such start in each
+    segment is marked.
+    """
+    n = relative.size
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    start = np.ones(n, dtype=bool)
+    start[1:] = seg[1:] != seg[:-1]
+    first_idx = np.flatnonzero(start)
+    pos = np.arange(n) - first_idx[seg]
+    late = pos >= min_points
+    run_hi = _run_lengths((relative > 0) & late, start)
+    run_lo = _run_lengths((relative < 0) & late, start)
+    end = (run_hi >= run_length) | (run_lo >= run_length)
+    size = np.bincount(seg)[seg]
+    cand = np.flatnonzero(end) - (run_length - 1)
+    cand = cand[size[cand] - pos[cand] >= min_points]
+    begin = np.zeros(n, dtype=bool)
+    if cand.size:
+        firsts = cand[np.unique(seg[cand], return_index=True)[1]]
+        begin[firsts] = True
+    return begin
+
+
+def spc_table(
+    assignments: pd.DataFrame,
+    *,
+    group_by: str = "locality",
+    period: str = "month",
+    rebase: Mapping | None = None,
+    chart: str = "auto",
+    denominators: pd.DataFrame | None = None,
+    denominator_unit: str | None = None,
+    recalculate: bool = True,
+    **xmr_options,
+) -> pd.DataFrame:
+    """SPC charts for every theme, overall (``locality == "All"``) and per group, each with
+    the chart its data support (:func:`choose_chart`), unless ``chart="xmr"`` forces XmR.
+
+    XmR series follow Making Data Count: with ``recalculate`` (default), a sustained shift
+    (``run_length`` points on one side of the centre, with at least
+    :data:`MIN_POINTS_TO_RECALCULATE` points before and from it) starts a new process and
+    the limits are recalculated from it (``step`` marks the first point; at most two steps).
+    c/u charts use exact Poisson limits and only the outside-limits rule: with small counts a
+    run of empty months is likely and is not a shift. Quarterly charts have one row per
+    complete quarter (period ``YYYYQn``). ``none`` keeps the counts, with no limits and the
+    reason in ``chart_reason``.
+
+    With ``denominators`` (locality, period, denominator[, unit]; monthly, locality groups
+    only) the values are rates per :data:`RATE_PER` units, and ``exposure`` is given;
+    a group without a denominator for every month keeps counts (``chart_reason`` says so).
+    """
+    if chart not in ("auto", "xmr"):
+        raise ParameterError(f"chart must be 'auto' or 'xmr', not {chart!r}")
+    if chart == "xmr":
+        return xmr_table(assignments, group_by=group_by, period=period, rebase=rebase,
+                         **xmr_options)
+    direction_name = xmr_options.pop("improvement_direction", "neutral")
+    run_length = int(xmr_options.pop("run_length", 7))
+    screen = bool(xmr_options.pop("screen_outliers", False))
+    fix_after = xmr_options.pop("fix_after_n_points", None)
+    if xmr_options:
+        raise ParameterError(f"unknown SPC option(s): {', '.join(sorted(xmr_options))}")
+    direction = _check_options(direction_name, run_length, fix_after)
+
+    counts = counts_by_period(assignments, group_by=group_by, period=period)
+    n_p = counts["period_start"].nunique()
+    counts["series"] = np.arange(len(counts)) // n_p
+    counts["events"] = counts["value"]
+    counts["exposure"] = 1.0
+    unit_note = np.full(len(counts), "", dtype=object)
+    has_rate = np.zeros(len(counts), dtype=bool)
+    if denominators is not None and period == "month" and group_by == "locality":
+        exposure, unit_note = _series_exposure(counts, denominators, denominator_unit)
+        has_rate = exposure.notna().to_numpy()
+        counts["exposure"] = exposure.fillna(1.0).to_numpy()
+    counts["rate"] = has_rate
+
+    g = counts.groupby("series", sort=True)
+    total = g["events"].sum().to_numpy()
+    mean = total / n_p
+    zero = g["events"].apply(lambda v: float((v == 0).mean())).to_numpy()
+    axis = pd.DatetimeIndex(counts["period_start"].iloc[:n_p])
+    q = axis.to_period("Q")
+    full_q = pd.Series(1, index=q).groupby(level=0).size()
+    n_quarters = int((full_q == 3).sum()) if period == "month" else 0
+    kind, reason = choose_chart(np.full(len(total), n_p), total, mean, zero,
+                                np.full(len(total), n_quarters),
+                                rates=g["rate"].all().to_numpy())
+    counts["chart"] = kind[counts["series"].to_numpy()]
+    counts["chart_reason"] = reason[counts["series"].to_numpy()] + unit_note
+    counts["value"] = np.where(has_rate, counts["events"] / counts["exposure"] * RATE_PER,
+                               counts["events"])
+
+    groups = np.zeros(len(counts), dtype=np.int64)
+    if rebase:
+        firsts = counts.iloc[::n_p]
+        for s, (theme_id, grp) in enumerate(zip(firsts["theme_id"], firsts["locality"], strict=True)):
+            points = _rebase_for(rebase, theme_id, grp)
+            if points:
+                groups[s * n_p:(s + 1) * n_p] = _rebase_groups(axis, points)
+    counts["rebase_group"] = groups
+
+    parts = []
+    xmr_rows = counts[counts["chart"] == "xmr"]
+    if len(xmr_rows):
+        parts.append(_auto_xmr(xmr_rows, direction, run_length, screen, fix_after, recalculate,
+                               period))
+    monthly = counts[counts["chart"].isin(["c", "u"])]
+    if len(monthly):
+        parts.append(_poisson_rows(monthly, direction, period))
+    quarterly = counts[counts["chart"].isin(["c_quarterly", "u_quarterly"])]
+    if len(quarterly):
+        parts.append(_poisson_rows(_to_quarters(quarterly, full_q), direction, "quarter"))
+    none = counts[counts["chart"] == "none"]
+    if len(none):
+        parts.append(none.assign(
+            period=period_labels(none["period_start"], period), centre=np.nan, lower=np.nan,
+            upper=np.nan, lower_2sigma=np.nan, upper_2sigma=np.nan, special_cause=False, rule="",
+            special_cause_type="Common Cause", point_type="common_cause", step=False,
+            provisional=True))
+    out = pd.concat(parts, ignore_index=True)
+    out = out.sort_values(["series", "period_start"], kind="stable")
+    cols = ["theme_id", "theme_label", "locality", "period", "period_start", "value", "centre",
+            "lower", "upper", "lower_2sigma", "upper_2sigma", "special_cause", "rule",
+            "special_cause_type", "point_type", "rebase_group", "provisional", "chart",
+            "chart_reason", "events", "exposure", "step"]
+    return out[cols].reset_index(drop=True)
+
+
+def _series_exposure(counts: pd.DataFrame, denominators: pd.DataFrame, unit: str | None
+                     ) -> tuple[pd.Series, np.ndarray]:
+    """Exposure per row of ``counts`` (NaN where the group lacks a denominator for a month;
+    the whole series then keeps counts) and a note for those series."""
+    d = denominators.copy()
+    if "unit" in d.columns and unit is not None:
+        d = d[d["unit"].astype(str) == unit]
+    d["locality"] = d["locality"].astype(str).str.strip()
+    d["period"] = d["period"].astype(str).str.strip().str[:7]
+    d["denominator"] = pd.to_numeric(d["denominator"], errors="coerce")
+    wide = d.pivot_table(index="locality", columns="period", values="denominator", aggfunc="sum")
+    months = period_labels(counts["period_start"], "month")
+    keys = pd.MultiIndex.from_arrays([counts["locality"].astype(str), months])
+    long = wide.stack()
+    value = pd.Series(long.reindex(keys).to_numpy(), index=counts.index)
+    # The organisation-wide series: sum over groups, only if every group has every month.
+    localities = counts.loc[counts["locality"] != ALL_GROUPS, "locality"].unique()
+    complete = wide.reindex(index=localities, columns=pd.unique(months)).notna().all().all()
+    if complete:
+        total = wide.reindex(index=localities).sum()
+        is_all = counts["locality"] == ALL_GROUPS
+        value[is_all] = total.reindex(months[is_all.to_numpy()]).to_numpy()
+    whole = value.notna().groupby(counts["series"]).transform("all")
+    value = value.where(whole)
+    note = np.where(whole.to_numpy(), "", "; counts, not rates: no denominator for every month")
+    return value, note.astype(object)
+
+
+def _auto_xmr(rows: pd.DataFrame, direction: int, run_length: int, screen: bool, fix_after,
+              recalculate: bool, period: str) -> pd.DataFrame:
+    """XmR over many series at once, with Making Data Count recalculation after shifts.
+
+    Each pass charts every series, finds the first sustained shift in each segment and
+    starts a new segment there; two passes at most (two steps per segment).
+    """
+    y = rows["value"].to_numpy(float)
+    series = rows["series"].to_numpy()
+    base = series * 1000 + rows["rebase_group"].to_numpy() * 10
+    step = np.zeros(len(rows), dtype=bool)
+    for _ in range(2 if recalculate else 0):
+        seg = np.unique(base, return_inverse=True)[1]
+        pts = _xmr_arrays(y, seg, screen_outliers=screen, run_length=run_length,
+                          fix_after_n_points=MIN_POINTS_TO_RECALCULATE)
+        begin = _first_shift_start(pts.relative, seg, run_length, MIN_POINTS_TO_RECALCULATE)
+        if not begin.any():
+            break
+        step |= begin
+        base = base + _after_in_segment(begin, seg)
+    seg = np.unique(base, return_inverse=True)[1]
+    pts = _xmr_arrays(y, seg, screen_outliers=screen, run_length=run_length,
+                      fix_after_n_points=fix_after)
+    first_seg = pd.Series(seg).groupby(series).transform("min").to_numpy()
+    return rows.assign(
+        period=period_labels(rows["period_start"], period),
+        rebase_group=seg - first_seg,
+        centre=pts.centre, lower=pts.lower, upper=pts.upper,
+        lower_2sigma=pts.lower_2sigma, upper_2sigma=pts.upper_2sigma,
+        special_cause=pts.rule > 0,
+        rule=np.array(("",) + RULES, dtype=object)[pts.rule],
+        special_cause_type=_type_names(pts.rule, pts.high, run_length),
+        point_type=_point_types(pts.high, direction),
+        provisional=pts.group_size < PROVISIONAL_BELOW,
+        step=step,
+    )
+
+
+def _after_in_segment(begin: np.ndarray, seg: np.ndarray) -> np.ndarray:
+    """1 for every point at or after a marked start within its segment, else 0."""
+    c = np.cumsum(begin.astype(np.int64))
+    start = np.ones(begin.size, dtype=bool)
+    start[1:] = seg[1:] != seg[:-1]
+    at_start = c - begin.astype(np.int64)
+    base = at_start[np.flatnonzero(start)][seg]
+    return (c - base > 0).astype(np.int64)
+
+
+def _poisson_rows(rows: pd.DataFrame, direction: int, period: str) -> pd.DataFrame:
+    """c- / u-chart rows (monthly or quarterly) for many series at once."""
+    rows = rows.copy()
+    base = rows["series"].to_numpy() * 1000 + rows["rebase_group"].to_numpy()
+    seg = np.unique(base, return_inverse=True)[1]
+    rate, lo, hi, side = poisson_limits(rows["events"].to_numpy(float),
+                                        rows["exposure"].to_numpy(float), seg)
+    scale = np.where(rows["rate"].to_numpy(bool), RATE_PER, 1.0)
+    size = np.bincount(seg)[seg]
+    rule = np.where(side != 0, "outside_limits", "")
+    return rows.assign(
+        period=period_labels(rows["period_start"], "month") if period == "month"
+        else pd.PeriodIndex(rows["period_start"], freq="Q").astype(str),
+        centre=rate * scale, lower=lo * scale, upper=hi * scale,
+        lower_2sigma=np.nan, upper_2sigma=np.nan,
+        special_cause=side != 0, rule=rule,
+        special_cause_type=np.select([side > 0, side < 0], ["Above UCL", "Below LCL"],
+                                     "Common Cause"),
+        point_type=_point_types(side, direction),
+        provisional=size < PROVISIONAL_BELOW, step=False,
+    )
+
+
+def _to_quarters(rows: pd.DataFrame, full_q: pd.Series) -> pd.DataFrame:
+    """Monthly rows summed to complete calendar quarters."""
+    q = pd.DatetimeIndex(rows["period_start"]).to_period("Q")
+    keep = full_q.reindex(q).to_numpy() == 3
+    r = rows.loc[keep].assign(quarter=q[keep])
+    agg = r.groupby(["series", "quarter"], sort=True).agg(
+        theme_id=("theme_id", "first"), theme_label=("theme_label", "first"),
+        locality=("locality", "first"), events=("events", "sum"), exposure=("exposure", "sum"),
+        rate=("rate", "all"), chart=("chart", "first"), chart_reason=("chart_reason", "first"),
+        rebase_group=("rebase_group", "max")).reset_index()
+    agg["period_start"] = agg["quarter"].dt.start_time
+    scale = np.where(agg["rate"], RATE_PER, 1.0)
+    agg["value"] = np.where(agg["rate"], agg["events"] / agg["exposure"] * scale, agg["events"])
+    return agg.drop(columns="quarter")

@@ -350,6 +350,8 @@ _RULES = {
     "shift": "a run of points on one side of the average",
     "": "no special cause",
 }
+_CHARTS = {"xmr": "XmR", "c": "c-chart (Poisson)", "u": "u-chart (Poisson, rate)",
+           "c_quarterly": "c-chart by quarter", "u_quarterly": "u-chart by quarter", "none": "none"}
 _FLAGS = {
     "alarm_high": "alarm: higher (outside 99.8%)",
     "alert_high": "alert: higher (outside 95%)",
@@ -438,18 +440,31 @@ def signals_table(signals: pd.DataFrame, pol: DisclosurePolicy, *, with_group: b
                       kind="stable").drop(columns=["_latest", "_all", "_size"])
     if signals is None or signals.empty:
         return note("Every theme shows only common-cause variation in the last three periods.")
+    events = signals["latest_events"] if "latest_events" in signals else signals["latest_value"]
+    chart = signals["chart"].fillna("xmr").astype(str) if "chart" in signals else pd.Series(
+        "xmr", index=signals.index)
+    rate = chart.str.startswith("u").to_numpy() | (
+        (chart == "xmr").to_numpy() & ~np.isclose(events.to_numpy(float), signals["latest_value"].to_numpy(float)))
+    typical = np.where(rate, signals["centre"].map(lambda v: "" if pd.isna(v) else f"{v:.2f} per 1,000"),
+                       count_text(signals["centre"].round(), pol).to_numpy())
     table = pd.DataFrame(
         {
             "theme": signals["theme_label"].astype(str).to_numpy(),
             "latest period": signals["latest_period"].astype(str).to_numpy(),
-            "latest count": count_text(signals["latest_value"], pol).to_numpy(),
-            "typical count (mean)": count_text(signals["centre"].round(), pol).to_numpy(),
+            "latest count": count_text(events, pol).to_numpy(),
+            "typical (centre line)": typical,
+            "chart": chart.map(lambda c: _CHARTS.get(c, c)).to_numpy(),
             "signal in the latest period": [
                 rule_text(r) if s else "none" for r, s in zip(signals["latest_rule"], signals["latest_special_cause"].astype(bool), strict=True)
             ],
             "signals in recent periods": signals["recent_rules"].fillna("").map(rule_text).to_numpy(),
         }
     )
+    if "step_period" in signals:
+        table["process change"] = [
+            f"sustained shift {side} from {p}; limits recalculated from it" if p else ""
+            for p, side in zip(signals["step_period"].fillna(""), signals["step_side"].fillna(""), strict=True)
+        ]
     if with_group:
         table.insert(1, "group", signals["locality"].astype(str).to_numpy())
     return limit_rows(table.set_index("theme"), where=where)

@@ -55,7 +55,7 @@ def _register(**overrides) -> pd.DataFrame:
         "locality": ["North", "", "all"],
         "description": ["Anti-ligature fittings", "Leave checklist", "Money checks"],
         "owner": ["Ward manager", "Matron", "Team lead"],
-        "agreed_date": ["2023-01-10", "10/02/2023", "2023-03-01"],
+        "agreed_date": ["2023-05-10", "10/02/2023", "2023-03-01"],
         "due_date": ["2023-06-30", "30/06/2023", "2024-06-30"],
         "completed_date": ["2023-06-15", "", ""],
         "status": ["Completed", "open", "In progress"],
@@ -115,7 +115,7 @@ def test_load_actions_resolves_theme_by_key_label_or_id():
     assert acts["theme_id"].tolist() == ["T01", "T02", "T03"]
     assert acts["status"].tolist() == ["completed", "open", "in_progress"]
     assert acts.loc[1, "agreed_date"] == pd.Timestamp("2023-02-10")  # UK day-first
-    assert acts.loc[0, "agreed_date"] == pd.Timestamp("2023-01-10")  # ISO, not swapped
+    assert acts.loc[0, "agreed_date"] == pd.Timestamp("2023-05-10")  # ISO, not swapped
 
 
 def test_overdue_means_live_and_past_due_at_today():
@@ -232,7 +232,7 @@ def _actions_for(df: pd.DataFrame, completed: str = "2023-06-20") -> pd.DataFram
         "theme": ["self_harm", "absconding", "financial_abuse", "absconding"],
         "locality": ["North", "", "South", "North"],
         "owner": ["Ward manager", "Matron", "Team lead", "Matron"],
-        "agreed_date": ["2023-01-05", "2023-01-05", "2024-01-05", "2024-01-05"],
+        "agreed_date": ["2023-05-05", "2023-05-05", "2024-01-05", "2024-01-05"],
         "due_date": ["2023-06-30", "2023-06-30", "2024-04-30", "2024-03-31"],
         "completed_date": [completed, completed, "2024-03-10", ""],
         "status": ["completed", "completed", "completed", "open"],
@@ -245,10 +245,12 @@ def test_planted_fall_is_improved_and_control_is_no_change():
     eff = action_effects(_actions_for(df), df).set_index("action_id")
     assert eff.loc["FALL", "effect"] == "improved"
     assert eff.loc["FALL", "ci_high"] < 1 and eff.loc["FALL", "rate_ratio"] < 0.5
-    assert eff.loc["CONTROL", "effect"] == "no_change"
+    # No real change, but 7 baseline months cannot rule out one of 25%: inconclusive.
+    assert eff.loc["CONTROL", "effect"] == "inconclusive"
     assert eff.loc["CONTROL", "ci_low"] < 1 < eff.loc["CONTROL", "ci_high"]
-    # The completion month (2023-06) belongs to neither side.
-    assert eff.loc["FALL", "months_before"] == 11 and eff.loc["FALL", "months_after"] == 12
+    # Baseline: before the agreed month (2023-05) less 3 run-up months; after: from 2023-07.
+    assert eff.loc["FALL", "months_before"] == 7 and eff.loc["FALL", "months_after"] == 12
+    assert eff.loc["FALL", "method"].startswith("controlled segmented quasi-Poisson")
     assert "shift" in eff.loc["FALL", "spc_signal"] or "below" in eff.loc["FALL", "spc_signal"]
 
 
@@ -267,6 +269,60 @@ def test_rise_after_action_is_worse():
     eff = action_effects(_actions_for(df), df).set_index("action_id")
     assert eff.loc["FALL", "effect"] == "worse"
     assert eff.loc["FALL", "ci_low"] > 1
+
+
+def test_direction_per_action_decides_improved_or_worse():
+    df = _org(fall_from="2023-07", factor=2.5)  # North self-harm rises after completion
+    acts = _actions_for(df)
+    acts.loc[acts["action_id"] == "FALL", "direction"] = "increase"  # meant to find more
+    eff = action_effects(acts, df).set_index("action_id")
+    assert eff.loc["FALL", "direction"] == "increase"
+    assert eff.loc["FALL", "effect"] == "improved" and eff.loc["FALL", "ci_low"] > 1
+    assert eff.loc["CONTROL", "direction"] == "decrease"  # blank: the default
+
+
+def test_direction_must_be_increase_or_decrease_and_agreed_before_completion():
+    bad = _register(direction=["increase", "up", ""])
+    with pytest.raises(ActionsRegisterError, match="direction must be increase or decrease") as err:
+        load_actions(bad, themes=THEMES, today="2024-07-01")
+    assert err.value.problems["source_row"].tolist() == [3]
+    late = _register(agreed_date=["2023-07-10", "10/02/2023", "2023-03-01"],
+                     due_date=["2023-08-30", "30/06/2023", "2024-06-30"])
+    with pytest.raises(ActionsRegisterError, match="completed_date is before agreed_date"):
+        load_actions(late, themes=THEMES, today="2024-07-01")
+
+
+def test_p_value_and_interval_come_from_the_same_adjusted_test():
+    df = _org()
+    eff = action_effects(_actions_for(df), df).set_index("action_id")
+    for aid in ("FALL", "CONTROL"):
+        r = eff.loc[aid]
+        excludes = r["ci_high"] < 1 or r["ci_low"] > 1
+        assert excludes == (r["p_value"] < 0.05)  # Bonferroni on both: level 97.5%, p x 2
+
+
+def test_no_change_needs_a_narrow_interval_and_wide_ones_are_inconclusive():
+    from sgreview.learning.actions import NO_CHANGE_MARGIN
+
+    rng = np.random.default_rng(0)
+    months = pd.period_range("2021-01", "2024-12", freq="M")
+    rows = []
+    for m in months:
+        for loc, lam in (("North", 200.0), ("South", 2.0)):
+            for _ in range(rng.poisson(lam)):
+                rows.append((m.start_time + pd.Timedelta(days=3), "T01", loc))
+    df = pd.DataFrame(rows, columns=["incident_date", "theme_id", "locality"])
+    df["incident_id"] = [f"I{i}" for i in range(len(df))]
+    reg = pd.DataFrame({"action_id": ["BIG", "SMALL"], "theme": ["T01", "T01"],
+                        "locality": ["North", "South"], "owner": "x",
+                        "agreed_date": "2022-12-01", "due_date": "2023-03-31",
+                        "completed_date": "2023-03-01", "status": "completed"})
+    eff = action_effects(load_actions(reg, themes=THEMES, today="2025-01-01"), df,
+                         controlled=False).set_index("action_id")
+    assert eff.loc["BIG", "effect"] == "no_change"
+    assert 1 / NO_CHANGE_MARGIN <= eff.loc["BIG", "ci_low"] <= eff.loc["BIG", "ci_high"] <= NO_CHANGE_MARGIN
+    assert eff.loc["SMALL", "effect"] == "inconclusive"
+    assert eff.loc["SMALL", "ci_low"] < 1 / NO_CHANGE_MARGIN or eff.loc["SMALL", "ci_high"] > NO_CHANGE_MARGIN
 
 
 def test_bonferroni_widens_the_interval_for_each_judged_action():
@@ -290,8 +346,10 @@ def test_effect_uses_denominators_as_exposure():
     eff = action_effects(_actions_for(df).iloc[[0]], df, denominators=dens).iloc[0]
     assert eff["rate_unit"] == "incidents per 1,000 occupied bed days"
     assert eff["exposure_after"] == 12 * 2000.0
-    assert eff["rate_ratio"] == pytest.approx(
-        (eff["events_after"] / 24000) / (eff["events_before"] / 11000))
+    # Counts flat, exposure doubled: the modelled rate ratio is about a half (South has no
+    # denominator, so the action is judged on its own series).
+    assert eff["method"].startswith("segmented quasi-Poisson")
+    assert eff["ci_low"] < 0.5 < eff["ci_high"] and eff["effect"] == "improved"
 
 
 def test_denominators_with_several_units_need_a_choice():
@@ -322,7 +380,7 @@ def test_synthetic_generator_fall_is_improved_and_control_is_not():
     eff = action_effects(acts, assignments).set_index("action_id")
     planted = data.signals["falling"]["action_id"]
     assert eff.loc[planted, "effect"] == "improved"
-    assert eff.loc["ACT-002", "effect"] in {"no_change", "too_early"}
+    assert eff.loc["ACT-002", "effect"] in {"no_change", "inconclusive", "too_early"}
     assert eff.loc["ACT-007", "effect"] == "too_early"
 
 
@@ -456,7 +514,7 @@ def test_briefing_actions_show_owner_effect_and_overdue():
     briefing, _ = _briefing(df, select_case_set(df, case_ref="SAR-1"))
     s6, s7 = briefing.sections[5], briefing.sections[6]
     assert any("Action FALL" in b and "Effect: improved" in b for b in s6.bullets)
-    assert any("Action CONTROL" in b and "Effect: no change" in b for b in s6.bullets)
+    assert any("Action CONTROL" in b and "Effect: inconclusive" in b for b in s6.bullets)
     assert s7.bullets == ["Action OPEN (Absconding: leave, AWOL, owner Matron): open, due 31 Mar 2024, "
                           "overdue by 92 days."]
     open_rows = next(t for t in briefing.appendix if t.caption == "Open actions")
@@ -539,7 +597,7 @@ def test_write_learning_writes_every_output_and_replaces_atomically(tmp_path):
         assert table_findings(frame, 7) == [], src.name
     actions = pd.read_csv(out / "actions.csv")
     assert actions.columns.tolist() == ACTION_COLUMNS
-    assert set(actions["effect"]) <= {"improved", "no_change", "worse", "too_early"}
+    assert set(actions["effect"]) <= {"improved", "no_change", "inconclusive", "worse", "too_early"}
     assert "Patient found" not in (out / "tables" / "evidence_index.csv").read_text()
     write_learning(briefing, eff, out)
     assert sorted(p.name for p in out.parent.iterdir()) == ["SAR-1"]

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from sgreview.errors import InputError, ParameterError
 from sgreview.spc import (
@@ -204,7 +205,7 @@ def test_spc_table_matches_single_series_xmr_for_every_series():
         "theme_id": rng.choice(["T01", "T02"], n),
         "theme_label": "x",
     })
-    table = spc_table(a, rebase={("T01", "A"): ["2023-01-01"]})
+    table = spc_table(a, rebase={("T01", "A"): ["2023-01-01"]}, chart="xmr")
     for (theme, loc), grp in table.groupby(["theme_id", "locality"]):
         rebase = ["2023-01-01"] if (theme, loc) == ("T01", "A") else None
         one = xmr(pd.Series(grp["value"].to_numpy(), index=pd.DatetimeIndex(grp["period_start"])),
@@ -244,3 +245,136 @@ def test_change_after_reads_points_after_an_action_against_the_baseline_limits()
     assert change_after(short, "2023-12-20")["effect"] == "too_early"
     steady = _series(before + before[:8], start="2023-01-01")
     assert change_after(steady, "2023-12-20")["effect"] == "no_change"
+
+
+def _events(monthly: dict[tuple[str, str], list[int]], start: str = "2023-01-01") -> pd.DataFrame:
+    """Assignments with exactly the given monthly counts per (locality, theme)."""
+    rows, i = [], 0
+    for (loc, theme), counts in monthly.items():
+        for m, k in enumerate(counts):
+            day = pd.Timestamp(start) + pd.DateOffset(months=m) + pd.Timedelta(days=9)
+            for _ in range(int(k)):
+                rows.append((f"I{i}", loc, day, theme, theme))
+                i += 1
+    return pd.DataFrame(rows, columns=["incident_id", "locality", "incident_date", "theme_id",
+                                       "theme_label"])
+
+
+def _one(table: pd.DataFrame, loc: str, theme: str = "T01") -> pd.DataFrame:
+    return table[(table["locality"] == loc) & (table["theme_id"] == theme)].reset_index(drop=True)
+
+
+def test_chart_choice_rules_each_fire_at_their_documented_threshold():
+    from sgreview.spc import MIN_POINTS, POISSON_MIN_MEAN, XMR_MIN_MEAN, choose_chart
+
+    cases = {
+        # n_points, total, mean, zero share, complete quarters -> chart
+        "xmr": (30, 30 * XMR_MIN_MEAN, XMR_MIN_MEAN, 0.0, 10),
+        "c": (30, 30 * 4.9, 4.9, 0.0, 10),
+        "c_zeros": (30, 30 * 6, 6.0, 0.2, 10),  # many empty months: not XmR
+        "c_quarterly": (30, 24, 0.8, 0.4, 10),
+        "none_rare": (30, 6, 0.2, 0.8, 7),
+        "none_short": (MIN_POINTS - 1, 70, 10.0, 0.0, 2),
+        "none_few": (30, 4, 0.13, 0.9, 10),
+    }
+    chart, reason = choose_chart(*(np.array([c[i] for c in cases.values()]) for i in range(5)))
+    assert chart.tolist() == ["xmr", "c", "c", "c_quarterly", "none", "none", "none"]
+    assert "at least 8" in reason[5] and "incidents in the whole series" in reason[6]
+    assert POISSON_MIN_MEAN == 1.0
+    rated, _ = choose_chart(np.array([30]), np.array([60]), np.array([2.0]), np.array([0.1]),
+                            np.array([10]), rates=True)
+    assert rated.tolist() == ["u"]
+
+
+def test_spc_table_picks_the_chart_from_the_counts_and_says_why():
+    rng = np.random.default_rng(5)
+    monthly = {
+        ("Big", "T01"): rng.poisson(12, 30).tolist(),
+        ("Mid", "T01"): rng.poisson(2, 30).tolist(),
+        ("Rare", "T01"): [1, 0, 0, 1, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0, 1, 0, 0,
+                          1, 0, 0, 1, 0, 0],
+        ("Tiny", "T01"): [1] + [0] * 28 + [1],
+    }
+    table = spc_table(_events(monthly))
+    assert _one(table, "Big")["chart"].iloc[0] == "xmr"
+    assert _one(table, "Mid")["chart"].iloc[0] == "c"
+    rare = _one(table, "Rare")
+    assert rare["chart"].iloc[0] == "c_quarterly" and len(rare) == 10
+    assert rare["period"].iloc[0] == "2023Q1" and rare["value"].iloc[0] == 1
+    tiny = _one(table, "Tiny")
+    assert tiny["chart"].iloc[0] == "none" and tiny["upper"].isna().all()
+    assert not tiny["special_cause"].any() and "2 incidents" in tiny["chart_reason"].iloc[0]
+
+
+def test_poisson_chart_limits_are_exact_probability_limits():
+    from sgreview.spc import POISSON_TAIL, poisson_limits
+
+    events = np.array([1, 2, 0, 3, 1, 2, 9, 1, 2, 1, 0, 2], dtype=float)
+    centre, lower, upper, side = poisson_limits(events, np.ones(12), np.zeros(12, dtype=int))
+    mu = events.mean()
+    assert centre[0] == pytest.approx(mu)
+    assert upper[0] == stats.poisson.isf(POISSON_TAIL, mu)
+    assert stats.poisson.sf(upper[0], mu) <= POISSON_TAIL < stats.poisson.sf(upper[0] - 1, mu)
+    assert side.tolist() == [0] * 6 + [1] + [0] * 5
+    # u-chart: the same with a denominator, limits on the rate scale.
+    t = np.linspace(500, 1500, 12)
+    rate, lo, hi, _ = poisson_limits(events, t, np.zeros(12, dtype=int))
+    assert rate[0] == pytest.approx(events.sum() / t.sum())
+    assert hi[3] == pytest.approx(stats.poisson.isf(POISSON_TAIL, rate[0] * t[3]) / t[3])
+
+
+def test_poisson_chart_does_not_call_a_run_of_empty_months_a_shift():
+    months = [2, 1, 0, 0, 0, 0, 0, 0, 0, 0, 3, 2, 1, 2, 0, 1, 2, 1, 3, 2, 1, 0, 2, 1]
+    table = spc_table(_events({("A", "T01"): months, ("B", "T01"): [5] * 24}))
+    a = _one(table, "A")
+    assert a["chart"].iloc[0] == "c"
+    assert not (a["rule"] == "shift").any()
+
+
+def test_xmr_limits_are_recalculated_from_a_sustained_shift_and_the_step_is_shown():
+    rng = np.random.default_rng(11)
+    before = rng.poisson(10, 16).tolist()
+    after = rng.poisson(22, 14).tolist()
+    table = spc_table(_events({("K", "T01"): before + after}))
+    k = _one(table, "K")
+    assert k["chart"].iloc[0] == "xmr"
+    step = k.index[k["step"]].tolist()
+    assert step == [16]
+    assert k["rebase_group"].tolist() == [0] * 16 + [1] * 14
+    assert k["centre"].iloc[-1] == pytest.approx(np.mean(after))
+    assert k["centre"].iloc[0] == pytest.approx(np.mean(before))
+    summary = special_cause_summary(table)
+    row = summary[summary["locality"] == "K"].iloc[0]
+    assert row["step_period"] == "2024-05" and row["step_side"] == "up"
+    fixed = spc_table(_events({("K", "T01"): before + after}), recalculate=False)
+    assert not _one(fixed, "K")["step"].any()
+
+
+def test_no_recalculation_without_enough_points_either_side():
+    from sgreview.spc import MIN_POINTS_TO_RECALCULATE
+
+    rng = np.random.default_rng(2)
+    n_before = MIN_POINTS_TO_RECALCULATE + 6
+    values = [12, 8] * (n_before // 2) + rng.poisson(25, MIN_POINTS_TO_RECALCULATE - 1).tolist()
+    k = _one(spc_table(_events({("K", "T01"): values})), "K")
+    assert not k["step"].any()  # the new level has too few points to set limits from
+
+
+def test_spc_charts_rates_when_denominators_are_given():
+    monthly = {("A", "T01"): [10, 12, 9, 11, 10, 13, 8, 12, 11, 10, 9, 12],
+               ("B", "T01"): [3, 2, 4, 3, 2, 3, 4, 2, 3, 3, 2, 4]}
+    months = [f"2023-{m:02d}" for m in range(1, 13)]
+    den = pd.DataFrame([(loc, m, size, "obd") for loc, size in (("A", 2000.0), ("B", 500.0))
+                        for m in months], columns=["locality", "period", "denominator", "unit"])
+    table = spc_table(_events(monthly), denominators=den, denominator_unit="obd")
+    a = _one(table, "A")
+    assert a["value"].iloc[0] == pytest.approx(10 / 2000 * 1000)
+    assert a["exposure"].iloc[0] == 2000 and a["events"].iloc[0] == 10
+    b = _one(table, "B")
+    assert b["chart"].iloc[0] == "u"
+    total = _one(table, "All")
+    assert total["value"].iloc[0] == pytest.approx(13 / 2500 * 1000)
+    partial = den[~((den["locality"] == "B") & (den["period"] == "2023-06"))]
+    table = spc_table(_events(monthly), denominators=partial, denominator_unit="obd")
+    b = _one(table, "B")
+    assert b["value"].iloc[0] == 3 and "no denominator" in b["chart_reason"].iloc[0]

@@ -49,11 +49,12 @@ __all__ = [
 
 #: ``actions.csv`` column order: the DESIGN.md columns first.
 ACTION_COLUMNS = [
-    "action_id", "theme_id", "status", "due_date", "overdue", "effect", "owner", "theme_label",
-    "theme_ids", "locality", "completed_date", "days_overdue", "months_before", "months_after", "events_before",
+    "action_id", "theme_id", "status", "due_date", "overdue", "effect", "direction", "owner",
+    "theme_label", "theme_ids", "locality", "agreed_date", "completed_date", "days_overdue",
+    "months_before", "months_after", "events_before",
     "events_after", "exposure_before", "exposure_after", "rate_unit", "rate_before",
-    "rate_after", "rate_ratio", "ci_level", "ci_low", "ci_high", "p_value", "spc_signal", "reason",
-    "linked_to_case_set", "scope",
+    "rate_after", "rate_ratio", "ci_level", "ci_low", "ci_high", "p_value", "dispersion", "method",
+    "spc_signal", "reason", "linked_to_case_set", "scope",
 ]
 
 
@@ -187,6 +188,7 @@ def learning_summary(
     title: str | None = None,
     resources: list[dict] | None = None,
     docx: bool = True,
+    precomputed_effects: pd.DataFrame | None = None,
 ) -> LearningResult:
     """The whole learning stage for one case set; writes ``out_dir`` when it is not None.
 
@@ -209,7 +211,10 @@ def learning_summary(
         register = load_actions(actions, themes=themes, today=today)
         opts = dict(period=period, denominators=denominators, denominator_unit=denominator_unit,
                     improvement_direction=improvement_direction)
-        effects = action_effects(register, data, min_points_after=min_points_after, **opts)
+        # The run's own effects table when given (computed once, shared with the locality
+        # reports), so an action shows the same numbers everywhere.
+        effects = (precomputed_effects if precomputed_effects is not None else
+                   action_effects(register, data, min_points_after=min_points_after, **opts))
         if "case_ref" in register.columns and "case_ref" not in effects.columns:
             # An action agreed by a review panel names its case: keep that link for scoping.
             effects = effects.merge(register[["action_id", "case_ref"]], on="action_id", how="left")

@@ -19,11 +19,22 @@ import pandas as pd
 from scipy import stats
 
 from sgreview.errors import InputError, ParameterError
+from sgreview.learning.its import segmented_effect
 from sgreview.schema import parse_dates
 
 REQUIRED_COLUMNS = ("action_id", "theme", "owner", "agreed_date", "due_date", "status")
-OPTIONAL_COLUMNS = ("locality", "description", "completed_date")
-EFFECTS = ("improved", "no_change", "worse", "too_early", "not_measured")
+OPTIONAL_COLUMNS = ("locality", "description", "completed_date", "direction")
+EFFECTS = ("improved", "no_change", "inconclusive", "worse", "too_early", "not_measured")
+#: An action's expected direction of change (register column ``direction``).
+ACTION_DIRECTIONS = ("decrease", "increase")
+#: ``no_change`` needs the whole interval inside [1 / margin, margin]: no change larger than
+#: 25% either way is compatible with the data. A wider interval that includes 1 is
+#: ``inconclusive``.
+NO_CHANGE_MARGIN = 1.25
+#: Months just before the agreed date left out of the baseline: actions follow spikes, and
+#: a spike inside the baseline makes any later fall look like an effect (regression to the
+#: mean). Measured in benchmarks/bench_action_effects.py.
+RUN_UP_MONTHS = 3
 
 #: Recorded status wording -> canonical status. Anything else is a validation problem.
 STATUS_WORDS: Mapping[str, str] = {
@@ -167,7 +178,7 @@ def load_actions(
     for col in OPTIONAL_COLUMNS:
         if col not in df.columns:
             df[col] = pd.NA
-    for col in ("action_id", "theme", "owner", "status", "locality", "description"):
+    for col in ("action_id", "theme", "owner", "status", "locality", "description", "direction"):
         df[col] = df[col].astype("string").str.strip().replace("", pd.NA)
 
     problems: list[pd.DataFrame] = []
@@ -190,10 +201,17 @@ def load_actions(
     agreed, due, done = dates["agreed_date"], dates["due_date"], dates["completed_date"]
     problems.append(_flag(df, due < agreed, "due_date", "due_date is before agreed_date",
                           due.dt.strftime("%Y-%m-%d") + " < " + agreed.dt.strftime("%Y-%m-%d")))
-    problems.append(_flag(df, done < agreed, "completed_date", "completed_date is before agreed_date"))
+    problems.append(_flag(df, done < agreed, "completed_date",
+                          "completed_date is before agreed_date (an action is agreed before it "
+                          "is completed)",
+                          done.dt.strftime("%Y-%m-%d") + " < " + agreed.dt.strftime("%Y-%m-%d")))
     problems.append(_flag(df, done > today, "completed_date",
                           f"completed_date is after today ({today:%Y-%m-%d})"))
 
+    direction = _norm(df["direction"])
+    problems.append(_flag(df, direction.notna() & ~direction.isin(list(ACTION_DIRECTIONS)),
+                          "direction", "direction must be increase or decrease (blank means "
+                          "decrease: fewer incidents is better)"))
     status = _norm(df["status"]).map(STATUS_WORDS).astype("string")
     problems.append(_flag(df, df["status"].isna(), "status", "status is missing"))
     problems.append(_flag(df, df["status"].notna() & status.isna(), "status",
@@ -234,6 +252,7 @@ def load_actions(
 
     out = df.copy()
     out["status"] = status
+    out["direction"] = direction.astype("string")
     out["agreed_date"], out["due_date"], out["completed_date"] = agreed, due, done
     out["theme_ids"] = theme_ids
     out["theme_id"] = theme_ids.str.split(";").str[0]
@@ -298,7 +317,7 @@ def period_freq(period: str) -> str:
         raise ParameterError(f"period must be month, week or quarter, not {period!r}") from None
 
 
-def _is_org_wide(locality: object) -> bool:
+def is_org_wide(locality: object) -> bool:
     return pd.isna(locality) or str(locality).strip().casefold() in _ORG_WIDE
 
 
@@ -343,7 +362,7 @@ def _denominator_table(denominators: pd.DataFrame, freq: str, unit: str | None) 
 def _theme_series(action: pd.Series, assignments: pd.DataFrame, periods: pd.PeriodIndex, freq: str,
                   denominators: pd.DataFrame | None) -> _Series:
     scope = assignments
-    if not _is_org_wide(action.get("locality")):
+    if not is_org_wide(action.get("locality")):
         scope = scope[scope["locality"].astype("string").str.casefold()
                       == str(action["locality"]).strip().casefold()]
     ids = str(action["theme_ids"]).split(";")
@@ -352,7 +371,7 @@ def _theme_series(action: pd.Series, assignments: pd.DataFrame, periods: pd.Peri
     if denominators is None:
         return _Series(counts.astype(int), pd.Series(1.0, index=periods), f"incidents per {UNIT_NAMES[freq]}")
     d = denominators
-    if not _is_org_wide(action.get("locality")):
+    if not is_org_wide(action.get("locality")):
         d = d[d["locality"].astype("string").str.casefold() == str(action["locality"]).strip().casefold()]
     exposure = d.groupby("period")["denominator"].sum().reindex(periods)
     if exposure.isna().any():
@@ -471,38 +490,42 @@ def action_effects(
     adjust: str = "bonferroni",
     run_length: int = 7,
     window: tuple | None = None,
+    run_up: int = RUN_UP_MONTHS,
+    seasonality: bool = False,
+    controlled: bool = True,
 ) -> pd.DataFrame:
-    """Before/after effect of every action on its theme's incident rate, with the reason.
+    """Effect of every completed action on its theme's incident rate, with the reason.
 
     For each action (from :func:`load_actions`) the theme's incidents are counted per complete
     period (its locality only, unless the action is organisation-wide), with exposure = one
     per period, or the summed ``denominators`` (locality, period, denominator) when given.
-    The completion period itself is a transition and belongs to neither side.
+
+    * **Baseline**: the periods before the action was *agreed*, less the ``run_up`` periods
+      just before agreement (actions follow spikes; counts fall back after a spike anyway).
+    * **After**: the periods after the completion period. Periods from the run-up to the
+      completion period are a transition and belong to neither side.
+    * **Model**: segmented quasi-Poisson regression with a trend, the denominator as exposure
+      and optional seasonality (:func:`sgreview.learning.its.segmented_effect`). Where the
+      action is for one locality and others exist, the same theme in all other localities
+      combined is the comparison series (controlled interrupted time series).
+    * **Direction**: the register's ``direction`` column per action (``increase`` for an
+      action meant to raise detection or reporting), else ``improvement_direction``.
 
     Classification (``effect``), in order:
 
-    * ``too_early``: the action is not completed, or fewer than ``min_points_after`` complete
-      periods follow completion (the reason says how many there are and how many are needed),
-      or fewer than ``min_points_before`` precede it (no baseline to compare with).
-    * ``improved`` / ``worse``: the exact interval of the after/before rate ratio lies
-      entirely on the better / worse side of 1 (better = below 1 when
-      ``improvement_direction`` is ``decrease``).
-    * ``no_change``: the interval includes 1, i.e. the data cannot tell the rates apart.
-    * ``not_measured``: the action names a taxonomy theme that the theme model has no theme
-      for (see :func:`load_actions`), or a locality with no incidents in the data, so there
-      is no series to measure.
+    * ``too_early``: not completed, or fewer than ``min_points_after`` periods after
+      completion, or fewer than ``min_points_before`` baseline periods (the reason says which).
+    * ``improved`` / ``worse``: the interval of the rate ratio lies entirely on the better /
+      worse side of 1.
+    * ``no_change``: the interval includes 1 and lies inside [1/1.25, 1.25]
+      (:data:`NO_CHANGE_MARGIN`): any change is smaller than 25%.
+    * ``inconclusive``: the interval includes 1 but is wider than that.
+    * ``not_measured``: the theme is not in the model, or the locality has no incidents.
 
-    A register judges several actions at once, and a board reads each ``improved`` as a
-    claim. With ``adjust="bonferroni"`` (default) the interval for each of the m judged
-    actions is at level ``1 - (1 - confidence) / m``, so the chance of any false "improved"
-    or "worse" across the register stays at most ``1 - confidence``; ``adjust="none"`` uses
-    ``confidence`` for each. The level used is in ``ci_level`` and the reason.
-
-    The SPC judgement (``spc_signal``: after points against the baseline XmR limits, rules 1
-    and 4) is reported beside the ratio and quoted in ``reason``; it corroborates rather than
-    decides, so each effect rests on one test with a known error rate. The reason also warns
-    when the baseline was already improving before completion (the fall may not be the
-    action's doing).
+    With ``adjust="bonferroni"`` (default) each of the m judged actions gets level
+    ``1 - (1 - confidence) / m`` and its p value is multiplied by m (capped at 1); the
+    interval and the p value come from the same t statistic, so they always agree.
+    The SPC judgement (``spc_signal``) is reported beside the model, as corroboration.
     """
     _check_direction(improvement_direction)
     if min_points_after < 1 or min_points_before < 1:
@@ -511,6 +534,8 @@ def action_effects(
         raise ParameterError(f"adjust must be 'bonferroni' or 'none', not {adjust!r}")
     if not 0 < confidence < 1:
         raise ParameterError(f"confidence must be between 0 and 1, not {confidence!r}")
+    if run_up < 0:
+        raise ParameterError(f"run_up must be 0 or more periods, not {run_up!r}")
     if "theme_ids" not in actions.columns:  # a raw register: validate it first
         actions = load_actions(actions)
     freq = period_freq(period)
@@ -521,23 +546,26 @@ def action_effects(
     per = 1000.0 if dens is not None else 1.0
     localities = set(a["locality"].dropna().astype(str).str.strip().str.casefold())
     rows: list[dict] = []
-    judged: list[tuple[dict, pd.Series, pd.Period]] = []
+    judged: list[tuple[dict, _Series, _Series | None, np.ndarray, np.ndarray, pd.Period]] = []
     for _, act in actions.iterrows():  # one pass per action (tens), never per incident
         row = {c: act.get(c) for c in ("action_id", "theme_id", "theme_ids", "theme_label", "owner",
                                        "status", "due_date", "overdue", "days_overdue",
-                                       "completed_date", "locality")}
-        row.update(months_before=0, months_after=0, events_before=np.nan, events_after=np.nan,
-                   exposure_before=np.nan, exposure_after=np.nan, rate_before=np.nan,
-                   rate_after=np.nan, rate_ratio=np.nan, ci_level=np.nan, ci_low=np.nan,
-                   ci_high=np.nan, p_value=np.nan, spc_signal="none", effect="too_early",
-                   rate_unit="")
+                                       "agreed_date", "completed_date", "locality")}
+        direction = act.get("direction")
+        direction = str(direction) if isinstance(direction, str) and direction else improvement_direction
+        _check_direction(direction)
+        row.update(direction=direction, months_before=0, months_after=0, events_before=np.nan,
+                   events_after=np.nan, exposure_before=np.nan, exposure_after=np.nan,
+                   rate_before=np.nan, rate_after=np.nan, rate_ratio=np.nan, ci_level=np.nan,
+                   ci_low=np.nan, ci_high=np.nan, p_value=np.nan, dispersion=np.nan, method="",
+                   spc_signal="none", effect="too_early", rate_unit="")
         rows.append(row)
         if pd.isna(act.get("theme_ids")):
             row.update(effect="not_measured",
                        reason=f"the theme model has no theme for {act['theme']!r} (a taxonomy "
                               f"theme it did not find); seed it in the codebook to measure this action")
             continue
-        if not _is_org_wide(act.get("locality")) and act["locality"].strip().casefold() not in localities:
+        if not is_org_wide(act.get("locality")) and act["locality"].strip().casefold() not in localities:
             row.update(effect="not_measured",
                        reason=f"locality {act['locality']!r} has no incidents in the data; "
                               f"check its spelling or leave it blank for the whole organisation")
@@ -549,7 +577,10 @@ def action_effects(
                              f"judged once it is completed")
             continue
         done = pd.Timestamp(act["completed_date"]).to_period(freq)
-        before, after = ser.counts.index < done, ser.counts.index > done
+        agreed = pd.Timestamp(act["agreed_date"]).to_period(freq)
+        idx = ser.counts.index
+        before = np.asarray(idx < agreed - run_up)
+        after = np.asarray(idx > done)
         nb, na_ = int(before.sum()), int(after.sum())
         xb, xa = int(ser.counts[before].sum()), int(ser.counts[after].sum())
         tb, ta = float(ser.exposure[before].sum()), float(ser.exposure[after].sum())
@@ -563,47 +594,95 @@ def action_effects(
             row["reason"] = (f"{na_} complete {unit}(s) since completion ({done}); "
                              f"{min_points_after} are needed before the effect can be judged")
         elif nb < min_points_before:
-            row["reason"] = (f"only {nb} complete {unit}(s) of data before completion; "
-                             f"{min_points_before} are needed as a baseline (load earlier data)")
+            row["reason"] = (f"only {nb} complete {unit}(s) of baseline before the action was "
+                             f"agreed ({agreed}, less {run_up} run-up {unit}s); "
+                             f"{min_points_before} are needed (load earlier data)")
         else:
-            judged.append((row, ser.counts / ser.exposure * per, done))
+            comp = _comparison_series(act, a, periods, freq, dens) if controlled else None
+            judged.append((row, ser, comp, before, after, done))
 
     m = len(judged)
     level = 1 - (1 - confidence) / m if (adjust == "bonferroni" and m) else confidence
     how = f", Bonferroni-adjusted for {m} actions" if adjust == "bonferroni" and m > 1 else ""
-    better_low = improvement_direction == "decrease"
-    for row, rates, done in judged:
-        rr, lo, hi, p = rate_ratio(row["events_after"], row["exposure_after"],
-                                   row["events_before"], row["exposure_before"], confidence=level)
-        signal, moving = _spc_judgement(rates, done, improvement_direction, run_length)
-        row.update(rate_ratio=rr, ci_level=level, ci_low=lo, ci_high=hi, p_value=p, spc_signal=signal)
-        if np.isnan(rr):
-            effect, why = "no_change", f"no {row['theme_label']} incidents before or after completion"
+    for row, ser, comp, before, after, done in judged:
+        keep = before | after
+        t = np.arange(len(ser.counts))[keep]
+        months = np.asarray(ser.counts.index.month)[keep] if freq == "M" else None
+        fit = segmented_effect(
+            ser.counts.to_numpy(float)[keep], ser.exposure.to_numpy(float)[keep], after[keep],
+            t=t, month=months, seasonality=seasonality, level=level,
+            comparison_y=None if comp is None else comp.counts.to_numpy(float)[keep],
+            comparison_exposure=None if comp is None else comp.exposure.to_numpy(float)[keep],
+        )
+        p_adj = min(1.0, fit.p_value * (m if adjust == "bonferroni" else 1))
+        rates = ser.counts / ser.exposure * per
+        signal, moving = _spc_judgement(rates, done, row["direction"], run_length)
+        row.update(rate_ratio=fit.rate_ratio, ci_level=level, ci_low=fit.ci_low,
+                   ci_high=fit.ci_high, p_value=p_adj, dispersion=fit.dispersion,
+                   method=fit.method, spc_signal=signal)
+        better_low = row["direction"] == "decrease"
+        if np.isnan(fit.rate_ratio):
+            effect = "inconclusive"
+            why = (f"the model could not be fitted ({row['events_before']} incidents in the "
+                   f"baseline, {row['events_after']} after): too few to judge")
         else:
+            lo, hi = fit.ci_low, fit.ci_high
             if (hi < 1) if better_low else (lo > 1):
                 effect = "improved"
             elif (lo > 1) if better_low else (hi < 1):
                 effect = "worse"
-            else:
+            elif lo >= 1 / NO_CHANGE_MARGIN and hi <= NO_CHANGE_MARGIN:
                 effect = "no_change"
+            else:
+                effect = "inconclusive"
             side = {"improved": "lies entirely on the better side of 1",
                     "worse": "lies entirely on the worse side of 1",
-                    "no_change": "includes 1 (no detectable change)"}[effect]
-            why = (f"rate ratio after/before {rr:.2f} ({_level_text(level)} CI {lo:.2f} to {hi:.2f}"
-                   f"{how}; p = {p:.3g}) over {row['months_before']} {unit}s before and "
-                   f"{row['months_after']} after; the interval {side}")
+                    "no_change": f"includes 1 and rules out a change of more than "
+                                 f"{NO_CHANGE_MARGIN - 1:.0%} either way",
+                    "inconclusive": "includes 1 but is too wide to rule out a real change"}[effect]
+            why = (f"rate ratio after/before {fit.rate_ratio:.2f} ({_level_text(level)} CI "
+                   f"{lo:.2f} to {hi:.2f}{how}; p = {p_adj:.3g}, same test) from a "
+                   f"{fit.method} allowing for the trend, over {row['months_before']} {unit}s "
+                   f"before the action was agreed and {row['months_after']} after completion; "
+                   f"a {row['direction']} is better; the interval {side}")
         why += f"; SPC against the baseline limits: {signal}"
         if moving and effect == "improved":
             why += ("; caution: the baseline was already improving before completion, so the "
                     "change may not be due to this action")
         row.update(effect=effect, reason=why)
-    cols = ["action_id", "theme_id", "status", "due_date", "overdue", "effect", "owner",
-            "theme_label", "theme_ids", "locality", "days_overdue", "completed_date",
-            "months_before", "months_after",
+    cols = ["action_id", "theme_id", "status", "due_date", "overdue", "effect", "direction",
+            "owner", "theme_label", "theme_ids", "locality", "days_overdue", "agreed_date",
+            "completed_date", "months_before", "months_after",
             "events_before", "events_after", "exposure_before", "exposure_after", "rate_unit",
             "rate_before", "rate_after", "rate_ratio", "ci_level", "ci_low", "ci_high", "p_value",
-            "spc_signal", "reason"]
+            "dispersion", "method", "spc_signal", "reason"]
     return pd.DataFrame(rows, columns=cols)
+
+
+def _comparison_series(action: pd.Series, assignments: pd.DataFrame, periods: pd.PeriodIndex,
+                       freq: str, denominators: pd.DataFrame | None) -> _Series | None:
+    """The action's theme in all *other* localities combined, or None for an
+    organisation-wide action, a single-locality organisation, or others without a full set
+    of denominators (then the action is judged on its own series)."""
+    if is_org_wide(action.get("locality")):
+        return None
+    mine = str(action["locality"]).strip().casefold()
+    loc = assignments["locality"].astype("string").str.strip().str.casefold()
+    others = assignments[loc.notna() & (loc != mine)]
+    if others.empty:
+        return None
+    ids = str(action["theme_ids"]).split(";")
+    hit = others[others["theme_id"].isin(ids)]
+    counts = hit["incident_date"].dt.to_period(freq).value_counts().reindex(periods, fill_value=0)
+    if counts.sum() == 0:
+        return None
+    if denominators is None:
+        return _Series(counts.astype(int), pd.Series(1.0, index=periods), "")
+    d = denominators[denominators["locality"].astype("string").str.strip().str.casefold() != mine]
+    exposure = d.groupby("period")["denominator"].sum().reindex(periods)
+    if exposure.isna().any():
+        return None
+    return _Series(counts.astype(int), exposure.astype(float), "")
 
 
 def _level_text(level: float) -> str:
@@ -640,7 +719,7 @@ def effect_charts(
                            & actions["theme_ids"].notna()]
     localities = set(a["locality"].dropna().astype(str).str.strip().str.casefold())
     for _, act in done_actions.iterrows():
-        if not _is_org_wide(act.get("locality")) and act["locality"].strip().casefold() not in localities:
+        if not is_org_wide(act.get("locality")) and act["locality"].strip().casefold() not in localities:
             continue
         ser = _theme_series(act, a, periods, freq, dens)
         values = ser.counts / ser.exposure * per

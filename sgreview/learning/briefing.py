@@ -136,8 +136,8 @@ class Briefing:
         improved = int((done["effect"] == "improved").sum())
         overdue = int(live["overdue"].astype(bool).sum())
         lines = [f"**What changed:** {len(done)} of {len(acts)} actions in scope are completed; "
-                 f"{improved} of those were followed by a fall beyond chance in their theme "
-                 f"(judged as a {direction} being better)."]
+                 f"{improved} of those were followed by a change in their theme, in the "
+                 f"direction each action intended, beyond the trend and chance."]
         todo = [f"chase {overdue} overdue of the {len(live)} open actions in section 7"] if overdue else []
         todo.append("use the reflective questions in section 7 at the next team meeting")
         lines.append("**What to do:** " + "; ".join(todo) + ".")
@@ -935,8 +935,9 @@ def _actions(ctx: _Context, eff: pd.DataFrame | None, links: list[tuple[str, str
         if improved:
             s6.paragraphs.append(
                 f"Good practice to keep: {improved} completed "
-                f"{'action was' if improved == 1 else 'actions were'} followed by a fall in "
-                f"{'its theme' if improved == 1 else 'their themes'} that the data can detect.")
+                f"{'action was' if improved == 1 else 'actions were'} followed by a change in "
+                f"{'its theme' if improved == 1 else 'their themes'}, in the intended direction, "
+                "that the data can detect beyond the trend and chance.")
         s6.bullets = [_effect_sentence(r, ctx.policy) for r in done.itertuples()]
         over = int(live["overdue"].astype(bool).sum())
         s7.paragraphs.append(
@@ -991,11 +992,14 @@ def _effect_sentence(r: Any, policy: Any) -> str:
     if _rates_hidden(r, policy):
         return (f"{head}; the effect is {r.effect.replace('_', ' ')}, but the rates are suppressed "
                 f"because the counts are small.")
-    words = {"improved": "fell", "worse": "rose", "no_change": "did not change detectably"}[r.effect]
+    up = getattr(r, "direction", "decrease") == "increase"
+    words = {"improved": "rose" if up else "fell", "worse": "fell" if up else "rose",
+             "no_change": "did not change by more than a quarter either way",
+             "inconclusive": "may or may not have changed: the data cannot tell"}[r.effect]
     return (f"{head}. {r.theme_label} incidents {words}: {_num(r.rate_before, 1)} {r.rate_unit} in "
-            f"{int(r.months_before)} months before, {_num(r.rate_after, 1)} in {int(r.months_after)} "
-            f"months after (rate ratio {_rr_text(r, policy)}; SPC: {r.spc_signal}). "
-            f"Effect: {r.effect.replace('_', ' ')}.")
+            f"{int(r.months_before)} months before the action was agreed, {_num(r.rate_after, 1)} "
+            f"in {int(r.months_after)} months after completion (rate ratio allowing for the trend "
+            f"{_rr_text(r, policy)}; SPC: {r.spc_signal}). Effect: {r.effect.replace('_', ' ')}.")
 
 
 # ---------------------------------------------------------------------------------------------

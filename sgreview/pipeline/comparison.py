@@ -199,6 +199,12 @@ def _summary(result, flagged: pd.DataFrame, group_by: str) -> str:
             f"**What changed:** no organisation-wide theme shows special-cause variation in the latest period; "
             f"{len(latest)} group-level series do (see the trends table)."
         )
+    steps = now.loc[now["step_period"].astype(str) != ""] if "step_period" in now else now.iloc[0:0]
+    if len(steps):
+        parts = [f"{r.theme_label} in {r.locality} ({r.step_side} from {r.step_period})"
+                 for r in steps.itertuples()]
+        lines.append("Sustained shifts, with limits recalculated from the shift (Making Data "
+                     "Count): " + "; ".join(parts) + ".")
     todo = (["ask the localities with an alarm to review those themes"]
             if len(alarms) or len(alarms_low) else [])
     todo.append("read each locality's own report for its trends and learning")

@@ -116,11 +116,19 @@ def learning_summary(
         denominators = pd.read_csv(found, dtype={"locality": str, "period": str})
     direction = DEFAULT_EFFECT_DIRECTION if improvement_direction == "neutral" else improvement_direction
     folder = stage_dir(output_dir, LEARNING_DIR) / learning.slug(name)
+    register_path = resolve_optional(actions_path)
+    shared = None
+    if register_path is not None:
+        from sgreview.pipeline.effects import run_action_effects
+
+        shared = run_action_effects(output_dir, register_path, denominators_path=found,
+                                    denominator_unit=denominator_unit, period=period,
+                                    improvement_direction=improvement_direction)
     result = learning.learning_summary(
         name, spec, assignments, themes, folder,
-        actions=resolve_optional(actions_path), incidents=incidents, evidence=evidence,
+        actions=register_path, incidents=incidents, evidence=evidence,
         denominators=denominators, denominator_unit=denominator_unit if denominators is not None else None,
-        policy=policy, period=period, improvement_direction=direction,
+        policy=policy, period=period, improvement_direction=direction, precomputed_effects=shared,
         resources=[dict(r) if isinstance(r, dict) else r.model_dump() for r in resources or []],
     )
     effects = result.effects

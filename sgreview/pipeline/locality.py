@@ -25,7 +25,6 @@ from sgreview.pipeline.common import (
     load_redacted,
     model_path,
     read_assignments,
-    read_themes_table,
     resolve_optional,
     slug,
     stage_dir,
@@ -183,7 +182,8 @@ def locality_review(
     profile = profile.merge(funnel[["theme_id", "flag"]], on="theme_id", how="left")
     profile = _mark_local(profile, window, locality)
 
-    spc = spc_table(local, group_by="locality", period=period,
+    spc = spc_table(local, group_by="locality", period=period, denominators=denominators,
+                    denominator_unit=unit,
                     improvement_direction=improvement_direction, run_length=run_length,
                     screen_outliers=screen_outliers)
     spc = spc.loc[spc["locality"] == locality].reset_index(drop=True)
@@ -194,7 +194,9 @@ def locality_review(
     evidence = theme_evidence(model, incidents, local.loc[local["incident_id"].isin(incidents["incident_id"])], n=3)
     practice = practice_profile(incidents["narrative"])
 
-    actions, actions_note = _locality_actions(actions_path, locality, output_dir, window, period)
+    actions, actions_note = _locality_actions(actions_path, locality, output_dir, period,
+                                              denominators_path, denominator_unit,
+                                              improvement_direction)
     with staged_files(out) as tmp:
         write_csv(profile, tmp / "profile.csv")
         write_csv(funnel, tmp / "funnel.csv")
@@ -258,10 +260,12 @@ def _flag_basis(funnel: pd.DataFrame) -> str:
 
 
 def _locality_actions(
-    actions_path: str | Path | None, locality: str, output_dir: str | Path,
-    assignments: pd.DataFrame, period: str,
+    actions_path: str | Path | None, locality: str, output_dir: str | Path, period: str,
+    denominators_path: str | Path | None, denominator_unit: str, improvement_direction: str,
 ) -> tuple[pd.DataFrame | None, str | None]:
-    """This locality's (and organisation-wide) actions with their effect on the theme.
+    """This locality's (and organisation-wide) actions with their effect on the theme, read
+    from the run's action-effects table (:mod:`sgreview.pipeline.effects`), so the numbers
+    are the ones the learning briefing shows.
 
     A register that fails validation does not sink the whole locality report: the actions
     section says why instead (the learning summary, where actions are the point, fails on it).
@@ -270,21 +274,20 @@ def _locality_actions(
     if found is None:
         return None, None
     from sgreview.errors import SgreviewError
-    from sgreview.learning import action_effects, load_actions
+    from sgreview.pipeline.effects import run_action_effects
 
     try:
-        actions = load_actions(found, themes=read_themes_table(output_dir))
+        effects = run_action_effects(output_dir, found,
+                                     denominators_path=resolve_optional(denominators_path),
+                                     denominator_unit=denominator_unit, period=period,
+                                     improvement_direction=improvement_direction)
     except SgreviewError as err:
         return None, f"The actions register could not be used: {err}"
-    mine = actions["locality"].fillna("").astype(str).isin([locality, ""])
-    if not mine.any():
-        return actions.iloc[0:0], None
-    local = assignments.loc[assignments["locality"] == locality]
-    effects = action_effects(actions.loc[mine], local, period=period)
-    described = actions[["action_id", "description"]] if "description" in actions else None
-    if described is not None and "description" not in effects:
-        effects = effects.merge(described, on="action_id", how="left")
-    return effects, None
+    from sgreview.learning.actions import is_org_wide
+
+    mine = effects["locality"].map(
+        lambda v: is_org_wide(v) or str(v).strip().casefold() == locality.casefold())
+    return effects.loc[mine].reset_index(drop=True), None
 
 
 def largest_themes_sentence(profile: pd.DataFrame, policy) -> str:
@@ -356,13 +359,20 @@ def _summary(
     if len(changing):
         parts = [f"{md(r.theme_label)} ({views.rule_text(r.latest_rule)})" for r in changing.itertuples()]
         lines.append("**What changed:** the latest month shows special-cause variation in " + "; ".join(parts) + ".")
-    elif len(signals):
+    elif len(signals) and (signals["recent_special_points"] > 0).any():
         lines.append(
             "**What changed:** no special-cause variation in the latest month; "
-            f"{len(signals)} theme trend(s) showed a signal in the last three months (see Trends)."
+            f"{int((signals['recent_special_points'] > 0).sum())} theme trend(s) showed a signal "
+            "in the last three months (see Trends)."
         )
     else:
-        lines.append("**What changed:** every theme's monthly count shows only common-cause variation.")
+        lines.append("**What changed:** no theme shows special-cause variation in the last three "
+                     "months.")
+    steps = signals.loc[signals["step_period"].astype(str) != ""] if "step_period" in signals else signals.iloc[0:0]
+    steps = steps.loc[steps["theme_id"].isin(shown)] if len(steps) else steps
+    if len(steps):
+        parts = [f"{r.theme_label} ({r.step_side} from {r.step_period})" for r in steps.itertuples()]
+        lines.append("Sustained shifts, with limits recalculated from the shift: " + "; ".join(parts) + ".")
     todo = []
     if len(high):
         todo.append(f"review recent {md(high.iloc[0]['theme_label'])} incidents with the team and ask "
