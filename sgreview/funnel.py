@@ -637,14 +637,21 @@ def prepare_denominators(
     localities = sorted(set(map(str, localities)))
     missing = [loc for loc in localities if loc not in wide.index]
     partial = [loc for loc in localities if loc in wide.index and not covered[loc]]
-    if len(missing) + len(partial) == len(localities):
+    if partial:
+        # A locality that is in the file but lacks a month is a broken file, not a locality
+        # without a denominator: the rate would silently use fewer months.
+        loc = partial[0]
+        gap = wide.columns[wide.loc[loc].isna().to_numpy()][0]
+        more = f" (and {len(partial) - 1} more localities)" if len(partial) > 1 else ""
+        raise InputError(f"denominators have no row for locality {loc!r}, month {gap}{more}; "
+                         "give every month the incidents cover, or leave the locality out to "
+                         "report it as 'no denominator'", path=source, column="period")
+    if len(missing) == len(localities):
         raise InputError("no locality in the incidents has a denominator for every month "
                          f"from {periods[0]} to {periods[-1]}", path=source, column="locality")
     if missing:
-        warnings.append("missing_denominator: no denominator for " + ", ".join(missing))
-    if partial:
-        warnings.append("partial_denominator: denominators do not cover every month for "
-                        + ", ".join(partial))
+        warnings.append("missing_denominator: no denominator for " + ", ".join(missing)
+                        + " (reported as 'no denominator', not judged)")
     exposure = wide[covered].sum(axis=1)
     exposure.index.name = "locality"
     chosen_unit = unit if unit is not None else (d["unit"].iloc[0] if len(d) else "exposure")
@@ -702,14 +709,17 @@ def funnel_table(
         exposure, unit_used, warnings = prepare_denominators(
             denominators, counts.columns, pd.unique(months), unit=unit,
             source=denominators.attrs.get("source", "denominators"))
-        # Localities with exposure but no incidents are real zeros.
+        # Localities with exposure but no incidents are real zeros; localities with incidents
+        # but no denominator are kept as "no denominator" rows (never dropped).
         keep = sorted(exposure.index)
+        without = counts.drop(columns=[c for c in counts.columns if c in exposure.index])
         counts = counts.reindex(columns=keep, fill_value=0)
         size = exposure.reindex(keep).to_numpy(float)
         kind = "rate"
     else:
         size = counts.sum(axis=0).to_numpy(float)
         kind, unit_used = "proportion", "incidents"
+        without = counts.iloc[:, 0:0]
     frames, details = [], {}
     for theme_id, events in counts.iterrows():
         rows, disp = funnel_units(events.to_numpy(float), size, kind=kind,
@@ -728,6 +738,14 @@ def funnel_table(
             *LIMIT_COLUMNS, "flag", "group_by", "kind", "unit", "phi", "tau2", "p_value",
             "adjustment", "limit_method", "target_method", "target_pooled", "expected",
             "p_high", "p_low", "q_value", "window_start", "window_end"]
+    if without.shape[1]:
+        long = without.stack().rename("events").reset_index()
+        long.columns = ["theme_id", "locality", "events"]
+        frames.append(long.assign(
+            theme_label=long["theme_id"].map(lambda t: labels.get(t, t)), n=np.nan,
+            proportion=np.nan, flag=np.where(long["theme_id"] == UNTHEMED, "", NO_DENOMINATOR),
+            group_by=group_by, kind=kind, unit=unit_used, target_method=target,
+            p_high=np.nan, p_low=np.nan))
     if frames:
         table = pd.concat(frames, ignore_index=True)
         table["q_value"] = fdr_q_values(table)

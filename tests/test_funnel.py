@@ -372,7 +372,11 @@ def test_rate_funnel_uses_exposure_and_names_localities_without_denominators():
     den = _denominators([(loc, m, size, "occupied bed days") for loc, size in
                          (("North", 100), ("South", 200), ("East", 400)) for m in months])
     table = funnel_table(a, denominators=den)
-    assert table.attrs["warnings"] == ["missing_denominator: no denominator for West"]
+    assert table.attrs["warnings"] == ["missing_denominator: no denominator for West "
+                                       "(reported as 'no denominator', not judged)"]
+    west = table.set_index("locality").loc["West"]
+    assert west["flag"] == "no_denominator" and west["events"] == 12 and np.isnan(west["n"])
+    assert table.attrs["summary"]["no_denominator"] == 1
     north = table.set_index("locality").loc["North"]
     assert north["n"] == 1200 and north["kind"] == "rate"
     assert north["target_pooled"] == pytest.approx(36 / 8400)
@@ -401,6 +405,12 @@ def test_denominators_reject_bad_values_and_misaligned_periods():
         prepare_denominators(_denominators([("North", "2024-01", -3, "obd")]), ["North"], ["2024-01"])
     with pytest.raises(InputError, match="line up"):
         prepare_denominators(_denominators(ok), ["North"], ["2023-06"])
+    gap = [("North", "2024-01", 100, "obd"), ("North", "2024-03", 100, "obd"),
+           ("South", "2024-01", 80, "obd"), ("South", "2024-02", 80, "obd"),
+           ("South", "2024-03", 80, "obd")]
+    with pytest.raises(InputError, match="no row for locality 'North', month 2024-02"):
+        prepare_denominators(_denominators(gap), ["North", "South"],
+                             ["2024-01", "2024-02", "2024-03"])
     with pytest.raises(InputError, match="no column"):
         prepare_denominators(pd.DataFrame({"locality": ["North"]}), ["North"], ["2024-01"])
     two_units = ok + [("North", "2024-01", 9, "caseload")]

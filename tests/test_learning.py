@@ -703,3 +703,29 @@ def test_briefing_reads_in_seven_minutes():
     df = _with_case_set(_org())
     briefing, _ = _briefing(df, select_case_set(df, case_ref="SAR-1"))
     assert 400 <= briefing.word_count() <= 900
+
+
+def test_segmented_model_by_hand_on_a_short_series():
+    """Level-only model (baseline under 12 months): the rate ratio is the ratio of the mean
+    rates, its standard error sqrt(1/a + 1/b) times the dispersion's square root."""
+    from sgreview.learning.its import dispersion_and_df, segmented_effect
+
+    y = np.array([10, 12, 9, 11, 8, 10, 5, 6, 4, 5, 6, 4], dtype=float)
+    after = np.array([False] * 6 + [True] * 6)
+    fit = segmented_effect(y, np.ones(12), after, level=0.95)
+    a, b = y[after].sum(), y[~after].sum()
+    assert fit.rate_ratio == pytest.approx((a / 6) / (b / 6))
+    mu = np.where(after, a / 6, b / 6)
+    dev = 2 * np.sum(y * np.log(y / mu) - (y - mu))
+    phi, df = dispersion_and_df(y, mu, dev, 10)
+    assert phi == 1.0  # these counts vary less than Poisson: never narrowed below it
+    se = np.sqrt(1 / a + 1 / b)
+    q = stats.t.ppf(0.975, df)
+    assert fit.ci_low == pytest.approx(fit.rate_ratio * np.exp(-q * se), rel=1e-6)
+    assert fit.ci_high == pytest.approx(fit.rate_ratio * np.exp(q * se), rel=1e-6)
+    assert fit.p_value == pytest.approx(2 * stats.t.sf(abs(np.log(fit.rate_ratio)) / se, df), rel=1e-6)
+    assert "no trend term" in fit.method
+    # Exposure is an offset: doubling it after halves the rate ratio, nothing else.
+    doubled = segmented_effect(y, np.where(after, 2.0, 1.0), after)
+    assert doubled.rate_ratio == pytest.approx(fit.rate_ratio / 2)
+    assert doubled.ci_high / doubled.ci_low == pytest.approx(fit.ci_high / fit.ci_low)

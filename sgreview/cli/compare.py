@@ -33,6 +33,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="points in a trend or shift (default 7, Making Data Count)")
     p.add_argument("--screen-outliers", action="store_true",
                    help="screen moving-range outliers (NHSRplotthedots default; MDC does not)")
+    p.add_argument("--months", type=int, default=12, metavar="N",
+                   help="funnels and the theme x group table use the most recent N months "
+                   "(default 12; 0 = all data)")
+    p.add_argument("--target", choices=("leave_one_out", "pooled"), default="leave_one_out",
+                   help="funnel target: each group against all others combined (default) or "
+                   "the pooled rate of all groups (FunnelPlotR)")
     p.set_defaults(handler=run_compare)
 
 
@@ -70,6 +76,8 @@ def run_compare(args: argparse.Namespace) -> int:
         period=args.period,
         run_length=args.run_length,
         screen_outliers=args.screen_outliers,
+        target=args.target,
+        window_months=args.months or None,
     )
     written = write_comparison(result, args.out)
     for warning in result.warnings:

@@ -620,21 +620,13 @@ def action_effects(
         row.update(rate_ratio=fit.rate_ratio, ci_level=level, ci_low=fit.ci_low,
                    ci_high=fit.ci_high, p_value=p_adj, dispersion=fit.dispersion,
                    method=fit.method, spc_signal=signal)
-        better_low = row["direction"] == "decrease"
         if np.isnan(fit.rate_ratio):
             effect = "inconclusive"
             why = (f"the model could not be fitted ({row['events_before']} incidents in the "
                    f"baseline, {row['events_after']} after): too few to judge")
         else:
             lo, hi = fit.ci_low, fit.ci_high
-            if (hi < 1) if better_low else (lo > 1):
-                effect = "improved"
-            elif (lo > 1) if better_low else (hi < 1):
-                effect = "worse"
-            elif lo >= 1 / NO_CHANGE_MARGIN and hi <= NO_CHANGE_MARGIN:
-                effect = "no_change"
-            else:
-                effect = "inconclusive"
+            effect = verdict(lo, hi, row["direction"])
             side = {"improved": "lies entirely on the better side of 1",
                     "worse": "lies entirely on the worse side of 1",
                     "no_change": f"includes 1 and rules out a change of more than "
@@ -657,6 +649,20 @@ def action_effects(
             "rate_before", "rate_after", "rate_ratio", "ci_level", "ci_low", "ci_high", "p_value",
             "dispersion", "method", "spc_signal", "reason"]
     return pd.DataFrame(rows, columns=cols)
+
+
+def verdict(ci_low: float, ci_high: float, direction: str = "decrease") -> str:
+    """``improved`` / ``worse`` when the interval excludes 1 on the better / worse side (by
+    ``direction``), ``no_change`` when it lies inside [1/:data:`NO_CHANGE_MARGIN`,
+    :data:`NO_CHANGE_MARGIN`], else ``inconclusive``."""
+    better_low = direction == "decrease"
+    if (ci_high < 1) if better_low else (ci_low > 1):
+        return "improved"
+    if (ci_low > 1) if better_low else (ci_high < 1):
+        return "worse"
+    if ci_low >= 1 / NO_CHANGE_MARGIN and ci_high <= NO_CHANGE_MARGIN:
+        return "no_change"
+    return "inconclusive"
 
 
 def _comparison_series(action: pd.Series, assignments: pd.DataFrame, periods: pd.PeriodIndex,
