@@ -437,8 +437,15 @@ def funnelplotr(
         raise ParameterError("data_type must be SR, PR or RC and sr_method SHMI or CQC")
     if limit not in (95, 99):
         raise ParameterError("limit must be 95 or 99")
+    # R's aggregate(FUN = sum) accumulates in long double, which for record-level input is
+    # the correctly rounded sum; math.fsum gives that. A naive or compensated double sum can
+    # differ in the last bit, and for SHMI that flips round(E, 2) at x.xx5 boundaries (about
+    # 1.6% of groups of seven 3-decimal records), which changes z-scores and phi.
+    import math
+
     agg = (
-        df.groupby(group, sort=True)[[numerator, denominator]].sum()
+        df.groupby(group, sort=True)[[numerator, denominator]]
+        .agg(lambda v: math.fsum(v.to_numpy(float)))
         .rename(columns={numerator: "numerator", denominator: "denominator"})
     )
     shmi = data_type == "SR" and sr_method == "SHMI"
@@ -446,7 +453,7 @@ def funnelplotr(
     # The ratio uses the denominator as given; everything after uses the rounded one.
     agg["rr"] = o / agg["denominator"].to_numpy(float)
     if shmi and shmi_rounding:
-        agg["denominator"] = np.round(agg["denominator"].to_numpy(float), 2)
+        agg["denominator"] = r_round(agg["denominator"].to_numpy(float), 2)
     d = agg["denominator"].to_numpy(float)
     target = 1.0 if data_type == "SR" else float(o.sum() / d.sum())
 
@@ -522,6 +529,30 @@ def funnelplotr(
         "draw_unadjusted": bool(unadjusted),
         "outliers": units.loc[units["outlier"] == 1, "group"].tolist(),
     }
+
+
+def r_round(x: np.ndarray, digits: int = 2) -> np.ndarray:
+    """``round(x, digits)`` as R >= 4.0 does it: of the two candidates either side of
+    ``x`` (from ``floor`` and ``ceil`` of ``x * 10^digits``), the one closer to ``x`` in
+    double arithmetic, the even one on a tie.
+
+    ``numpy.round`` instead rounds ``x * 10^digits`` half to even, which differs for about
+    1% of 3-decimal values (199.515 -> 199.52 in numpy, 199.51 here). FunnelPlotR's SHMI
+    method rounds expected counts to 2 dp this way before everything else, so one such
+    value moves that unit's z-score and phi in the 4th significant figure: the likely cause
+    of phi 1.338973 (numpy rounding) against the package's 1.338785 in issue 9's SR/SHMI
+    case. It agrees with every rounded expected count in ../shared/reference; R was not
+    available here to check the disputed case itself.
+    """
+    x = np.asarray(x, dtype=float)
+    p = 10.0 ** digits
+    sign = np.sign(x)
+    a = np.abs(x)
+    x10 = a * p
+    i10 = np.floor(x10)
+    down, up = i10 / p, np.ceil(x10) / p
+    du, dd = up - a, a - down
+    return sign * np.where((du < dd) | ((du == dd) & (np.fmod(i10, 2) == 1)), up, down)
 
 
 def _fpr_limits(grid, data_type, sr_method, target, tau2, multiplier) -> pd.DataFrame:

@@ -21,6 +21,7 @@ from sgreview.funnel import (
     funnel_units,
     funnelplotr,
     prepare_denominators,
+    r_round,
 )
 
 FLAGS_ALL = {"alarm_high", "alert_high", "within", "alert_low", "alarm_low"}
@@ -419,3 +420,37 @@ def test_denominators_reject_bad_values_and_misaligned_periods():
     exposure, unit, _ = prepare_denominators(_denominators(two_units), ["North"], ["2024-01"],
                                              unit="caseload")
     assert exposure.to_dict() == {"North": 9}
+
+
+def test_funnelplotr_shmi_sums_records_exactly_before_rounding_expected_to_2dp():
+    """Record-level input (several rows per unit): E is the exactly rounded sum, as R's
+    long-double sum() gives, then rounded to 2 dp; a naive double sum can land on the other
+    side of an x.xx5 boundary and move phi (generated input, issue 9's SHMI case)."""
+    import math
+
+    rng = np.random.default_rng(20)
+    rows = []
+    for u in range(30):
+        e = rng.uniform(5, 40, 7).round(3)
+        o = rng.poisson(e.sum() * rng.uniform(0.7, 1.4))
+        rows += [(f"U{u:02d}", o if i == 0 else 0, v) for i, v in enumerate(e)]
+    df = pd.DataFrame(rows, columns=["group", "numerator", "denominator"])
+    res = funnelplotr(df, data_type="SR", sr_method="SHMI", limit=95, draw_adjusted=True,
+                      multiplier=100)
+    exact = df.groupby("group")["denominator"].agg(lambda v: float(r_round(math.fsum(v), 2)))
+    np.testing.assert_array_equal(res["units"].set_index("group")["denominator"], exact)
+    e, o = exact.to_numpy(), df.groupby("group")["numerator"].sum().to_numpy()
+    uz = np.sqrt(e) * np.log(o / e)
+    sp = np.floor(stats.rankdata(uz) * 10 / 31)
+    kept = uz[(sp > 0) & (sp < 9)]
+    assert res["phi"] == pytest.approx(np.mean(kept**2), rel=1e-12)
+    assert res["n_units_used"] == kept.size
+
+
+def test_r_round_matches_r4_on_ties_and_differs_from_numpy_where_r_does():
+    # The package's own rounded expected counts: ties by representation go to even.
+    assert r_round(np.array([374.225, 259.075, 0.15]), 2).tolist() == [374.22, 259.08, 0.15]
+    assert float(r_round(0.15, 1)) == 0.1  # R >= 4.0: round(0.15, 1) is 0.1
+    # 199.515 is stored just below .515: R keeps 199.51, numpy's x * 100 makes it a tie.
+    assert float(r_round(199.515, 2)) == 199.51 and float(np.round(199.515, 2)) == 199.52
+    assert float(r_round(-199.515, 2)) == -199.51
