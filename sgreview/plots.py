@@ -321,7 +321,7 @@ def spc_small_multiples(
         not_drawn += int(not draw)
         counts = chart["events"] if "events" in chart else chart["value"]
         ax.set_title(policy.label(name, counts.sum()), fontsize=9, pad=12)
-        if "chart" in chart and len(chart) and chart["chart"].iloc[0] == "none":
+        if draw and "chart" in chart and len(chart) and chart["chart"].iloc[0] == "none":
             ax.text(0.5, 0.5, "no chart: " + str(chart["chart_reason"].iloc[0]), ha="center",
                     va="center", fontsize=6, wrap=True, transform=ax.transAxes, color="#425563")
     for ax in axes.ravel()[len(panels):]:

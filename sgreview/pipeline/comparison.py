@@ -160,7 +160,7 @@ def _summary(result, flagged: pd.DataFrame, group_by: str) -> str:
                    else "is not shown to differ between groups beyond chance")
         p_text = "< 0.001" if ct.p_value < 0.001 else f"= {ct.p_value:.3f}"
         how = ("" if ct.p_method == "asymptotic" else
-               f", {ct.p_method.lower()} because {ct.small_expected_share:.0%} of cells expect "
+               f", {ct.p_method} because {ct.small_expected_share:.0%} of cells expect "
                "fewer than 5 incidents")
         lines.append(f"The theme mix {verdict} (chi-square p {p_text}{how}).")
     summary = result.funnel.attrs.get("summary", {})
