@@ -350,8 +350,9 @@ def _wrap(text: str, width: int) -> str:
 
 #: Heatmaps show at most this many themes (the largest); the table behind has them all.
 HEATMAP_THEMES = 15
-#: With more groups than this, groups become rows (sorted by size) in stacked panels.
-WIDE_GROUPS = 20
+#: With more groups than this, groups become rows (sorted by size) in stacked panels
+#: (at 19 groups as columns the cells were already too small to read).
+WIDE_GROUPS = 12
 #: Group rows per panel when stacked.
 PANEL_ROWS = 40
 
