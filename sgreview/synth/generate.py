@@ -876,6 +876,8 @@ def _people(rng: np.random.Generator, incidents: pd.DataFrame, theme: np.ndarray
                    "low_referral": None, "raised_restraint": None}
 
     def one_person(rows: np.ndarray, pid: str) -> None:
+        if rows.size == 0:  # a small export may hold no incident fit for a plant
+            return
         person[rows] = pid
         for col in ("age_band", "sex", "ethnicity"):
             incidents.loc[incidents.index[rows], col] = incidents[col].iloc[rows[0]]
