@@ -680,13 +680,16 @@ POISSON_TAIL = 0.00135
 MIN_POINTS_TO_RECALCULATE = 12
 #: Rates from denominators are shown per this many units (per 1,000 bed days).
 RATE_PER = 1000.0
+#: Reviewer charts stay monthly only when the monthly mean is at least this multiple of the
+#: disclosure threshold (Poisson mean 10.5: about 85% of months above 7), else quarters.
+REVIEWER_MONTHLY_FACTOR = 1.5
 CHART_NAMES = {"xmr": "XmR", "c": "c-chart", "u": "u-chart", "c_quarterly": "c-chart by quarter",
                "u_quarterly": "u-chart by quarter", "none": "no chart"}
 
 
 def choose_chart(n_points: np.ndarray, total: np.ndarray, mean: np.ndarray,
-                 zero_share: np.ndarray, n_quarters: np.ndarray, *, rates: np.ndarray | bool = False
-                 ) -> tuple[np.ndarray, np.ndarray]:
+                 zero_share: np.ndarray, n_quarters: np.ndarray, *, rates: np.ndarray | bool = False,
+                 min_shown: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """The chart each series gets, and why, from its counts (vectorised over series).
 
     * ``none``: fewer than :data:`MIN_POINTS` periods, or fewer than :data:`MIN_EVENTS`
@@ -698,6 +701,11 @@ def choose_chart(n_points: np.ndarray, total: np.ndarray, mean: np.ndarray,
     * ``c`` / ``u``: otherwise, with mean at least :data:`POISSON_MIN_MEAN` per period:
       exact Poisson probability limits (u with the denominator);
     * ``c_quarterly`` / ``u_quarterly``: rarer still: the same chart on calendar quarters.
+
+    ``min_shown`` is for charts a reviewer sees: the disclosure gate hides every count from
+    1 to its threshold, so a monthly chart whose mean is under
+    :data:`REVIEWER_MONTHLY_FACTOR` x ``min_shown`` would be partly or mostly blank. Such series go to quarters (when there are enough), where the counts can
+    be shown; the reason says so.
     """
     n_points, total, mean = (np.asarray(v, dtype=float) for v in (n_points, total, mean))
     zero_share, n_quarters = np.asarray(zero_share, dtype=float), np.asarray(n_quarters, dtype=float)
@@ -706,8 +714,10 @@ def choose_chart(n_points: np.ndarray, total: np.ndarray, mean: np.ndarray,
     few_points = n_points < MIN_POINTS
     few_events = total < MIN_EVENTS
     xmr_ok = (mean >= XMR_MIN_MEAN) & (zero_share <= XMR_MAX_ZERO_SHARE)
-    monthly = mean >= POISSON_MIN_MEAN
     quarterly_ok = n_quarters >= MIN_POINTS
+    hidden_monthly = (mean < REVIEWER_MONTHLY_FACTOR * min_shown) & quarterly_ok
+    xmr_ok &= ~hidden_monthly
+    monthly = (mean >= POISSON_MIN_MEAN) & ~hidden_monthly
     chart = np.select(
         [few_points, few_events, xmr_ok, monthly, quarterly_ok],
         ["none", "none", "xmr", letter, np.char.add(letter, "_quarterly")], default="none",
@@ -723,7 +733,10 @@ def choose_chart(n_points: np.ndarray, total: np.ndarray, mean: np.ndarray,
          np.char.add(np.char.add("Poisson limits: ", per),
                      f" incidents a period on average (under {XMR_MIN_MEAN:g}, or many empty periods)"),
          np.char.add(np.char.add("by quarter: ", per),
-                     f" incidents a month on average (under {POISSON_MIN_MEAN:g})")],
+                     np.where(mean >= POISSON_MIN_MEAN,
+                              f" incidents a month on average (monthly counts of {min_shown:g} or"
+                              " fewer would be hidden from reviewers)",
+                              f" incidents a month on average (under {POISSON_MIN_MEAN:g})"))],
         default=np.char.add(np.char.add("too rare to chart: ", per),
                             f" incidents a month and fewer than {MIN_POINTS} complete quarters"),
     ).astype(object)
@@ -795,6 +808,7 @@ def spc_table(
     denominators: pd.DataFrame | None = None,
     denominator_unit: str | None = None,
     recalculate: bool = True,
+    min_shown: float = 0.0,
     **xmr_options,
 ) -> pd.DataFrame:
     """SPC charts for every theme, overall (``locality == "All"``) and per group, each with
@@ -812,6 +826,9 @@ def spc_table(
     With ``denominators`` (locality, period, denominator[, unit]; monthly, locality groups
     only) the values are rates per :data:`RATE_PER` units, and ``exposure`` is given;
     a group without a denominator for every month keeps counts (``chart_reason`` says so).
+
+    ``min_shown`` (the disclosure threshold, for series a reviewer sees) sends series whose
+    monthly counts would mostly be hidden to quarterly charts (:func:`choose_chart`).
     """
     if chart not in ("auto", "xmr"):
         raise ParameterError(f"chart must be 'auto' or 'xmr', not {chart!r}")
@@ -849,7 +866,7 @@ def spc_table(
     n_quarters = int((full_q == 3).sum()) if period == "month" else 0
     kind, reason = choose_chart(np.full(len(total), n_p), total, mean, zero,
                                 np.full(len(total), n_quarters),
-                                rates=g["rate"].all().to_numpy())
+                                rates=g["rate"].all().to_numpy(), min_shown=min_shown)
     counts["chart"] = kind[counts["series"].to_numpy()]
     counts["chart_reason"] = reason[counts["series"].to_numpy()] + unit_note
     counts["value"] = np.where(has_rate, counts["events"] / counts["exposure"] * RATE_PER,

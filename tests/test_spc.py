@@ -286,6 +286,19 @@ def test_chart_choice_rules_each_fire_at_their_documented_threshold():
     assert rated.tolist() == ["u"]
 
 
+def test_reviewer_charts_go_to_quarters_when_monthly_counts_would_be_hidden():
+    from sgreview.spc import choose_chart
+
+    # mean 6 a month: XmR for analysts; with a disclosure threshold of 7 most monthly points
+    # would be hidden, so reviewers get quarters (about 18 a quarter) instead.
+    args = (np.array([30, 30, 30]), np.array([180, 360, 180]), np.array([6.0, 12.0, 6.0]),
+            np.array([0.0, 0.0, 0.0]), np.array([10, 10, 7]))
+    assert choose_chart(*args)[0].tolist() == ["xmr", "xmr", "xmr"]
+    chart, reason = choose_chart(*args, min_shown=7)
+    assert chart.tolist() == ["c_quarterly", "xmr", "xmr"]  # too few quarters: stays monthly
+    assert "hidden from reviewers" in reason[0]
+
+
 def test_spc_table_picks_the_chart_from_the_counts_and_says_why():
     rng = np.random.default_rng(5)
     monthly = {

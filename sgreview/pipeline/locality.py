@@ -185,7 +185,7 @@ def locality_review(
     spc = spc_table(local, group_by="locality", period=period, denominators=denominators,
                     denominator_unit=unit,
                     improvement_direction=improvement_direction, run_length=run_length,
-                    screen_outliers=screen_outliers)
+                    screen_outliers=screen_outliers, min_shown=policy.threshold)
     spc = spc.loc[spc["locality"] == locality].reset_index(drop=True)
     signals = special_cause_summary(spc)
 
