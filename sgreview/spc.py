@@ -680,16 +680,13 @@ POISSON_TAIL = 0.00135
 MIN_POINTS_TO_RECALCULATE = 12
 #: Rates from denominators are shown per this many units (per 1,000 bed days).
 RATE_PER = 1000.0
-#: Reviewer charts stay monthly only when the monthly mean is at least this multiple of the
-#: disclosure threshold (Poisson mean 10.5: about 85% of months above 7), else quarters.
-REVIEWER_MONTHLY_FACTOR = 1.5
 CHART_NAMES = {"xmr": "XmR", "c": "c-chart", "u": "u-chart", "c_quarterly": "c-chart by quarter",
                "u_quarterly": "u-chart by quarter", "none": "no chart"}
 
 
 def choose_chart(n_points: np.ndarray, total: np.ndarray, mean: np.ndarray,
                  zero_share: np.ndarray, n_quarters: np.ndarray, *, rates: np.ndarray | bool = False,
-                 min_shown: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+                 mostly_hidden: np.ndarray | bool = False) -> tuple[np.ndarray, np.ndarray]:
     """The chart each series gets, and why, from its counts (vectorised over series).
 
     * ``none``: fewer than :data:`MIN_POINTS` periods, or fewer than :data:`MIN_EVENTS`
@@ -702,10 +699,10 @@ def choose_chart(n_points: np.ndarray, total: np.ndarray, mean: np.ndarray,
       exact Poisson probability limits (u with the denominator);
     * ``c_quarterly`` / ``u_quarterly``: rarer still: the same chart on calendar quarters.
 
-    ``min_shown`` is for charts a reviewer sees: the disclosure gate hides every count from
-    1 to its threshold, so a monthly chart whose mean is under
-    :data:`REVIEWER_MONTHLY_FACTOR` x ``min_shown`` would be partly or mostly blank. Such series go to quarters (when there are enough), where the counts can
-    be shown; the reason says so.
+    ``mostly_hidden`` is for charts a reviewer sees: the disclosure gate hides every count
+    from 1 to its threshold, and a monthly series with more hidden months than shown ones
+    would be drawn as a blank panel. Such series go to quarters (when there are enough),
+    where the counts can be shown; the reason says so.
     """
     n_points, total, mean = (np.asarray(v, dtype=float) for v in (n_points, total, mean))
     zero_share, n_quarters = np.asarray(zero_share, dtype=float), np.asarray(n_quarters, dtype=float)
@@ -715,7 +712,8 @@ def choose_chart(n_points: np.ndarray, total: np.ndarray, mean: np.ndarray,
     few_events = total < MIN_EVENTS
     xmr_ok = (mean >= XMR_MIN_MEAN) & (zero_share <= XMR_MAX_ZERO_SHARE)
     quarterly_ok = n_quarters >= MIN_POINTS
-    hidden_monthly = (mean < REVIEWER_MONTHLY_FACTOR * min_shown) & quarterly_ok
+    hidden_monthly = np.broadcast_to(np.asarray(mostly_hidden, dtype=bool), n_points.shape) \
+        & quarterly_ok
     xmr_ok &= ~hidden_monthly
     monthly = (mean >= POISSON_MIN_MEAN) & ~hidden_monthly
     chart = np.select(
@@ -734,8 +732,8 @@ def choose_chart(n_points: np.ndarray, total: np.ndarray, mean: np.ndarray,
                      f" incidents a period on average (under {XMR_MIN_MEAN:g}, or many empty periods)"),
          np.char.add(np.char.add("by quarter: ", per),
                      np.where(mean >= POISSON_MIN_MEAN,
-                              f" incidents a month on average (monthly counts of {min_shown:g} or"
-                              " fewer would be hidden from reviewers)",
+                              " incidents a month on average (most monthly counts would be hidden"
+                              " from reviewers)",
                               f" incidents a month on average (under {POISSON_MIN_MEAN:g})"))],
         default=np.char.add(np.char.add("too rare to chart: ", per),
                             f" incidents a month and fewer than {MIN_POINTS} complete quarters"),
@@ -827,8 +825,8 @@ def spc_table(
     only) the values are rates per :data:`RATE_PER` units, and ``exposure`` is given;
     a group without a denominator for every month keeps counts (``chart_reason`` says so).
 
-    ``min_shown`` (the disclosure threshold, for series a reviewer sees) sends series whose
-    monthly counts would mostly be hidden to quarterly charts (:func:`choose_chart`).
+    ``min_shown`` (the disclosure threshold, for series a reviewer sees) sends series with
+    more months hidden (1..``min_shown``) than shown to quarterly charts (:func:`choose_chart`).
     """
     if chart not in ("auto", "xmr"):
         raise ParameterError(f"chart must be 'auto' or 'xmr', not {chart!r}")
@@ -860,13 +858,17 @@ def spc_table(
     total = g["events"].sum().to_numpy()
     mean = total / n_p
     zero = g["events"].apply(lambda v: float((v == 0).mean())).to_numpy()
+    ev = counts["events"].to_numpy(dtype=float)
+    hidden = pd.Series((ev >= 1) & (ev <= min_shown)).groupby(counts["series"].to_numpy()).sum()
+    shown = pd.Series(ev > min_shown).groupby(counts["series"].to_numpy()).sum()
+    mostly_hidden = (min_shown > 0) & (hidden > shown).to_numpy()
     axis = pd.DatetimeIndex(counts["period_start"].iloc[:n_p])
     q = axis.to_period("Q")
     full_q = pd.Series(1, index=q).groupby(level=0).size()
     n_quarters = int((full_q == 3).sum()) if period == "month" else 0
     kind, reason = choose_chart(np.full(len(total), n_p), total, mean, zero,
                                 np.full(len(total), n_quarters),
-                                rates=g["rate"].all().to_numpy(), min_shown=min_shown)
+                                rates=g["rate"].all().to_numpy(), mostly_hidden=mostly_hidden)
     counts["chart"] = kind[counts["series"].to_numpy()]
     counts["chart_reason"] = reason[counts["series"].to_numpy()] + unit_note
     counts["value"] = np.where(has_rate, counts["events"] / counts["exposure"] * RATE_PER,

@@ -289,14 +289,30 @@ def test_chart_choice_rules_each_fire_at_their_documented_threshold():
 def test_reviewer_charts_go_to_quarters_when_monthly_counts_would_be_hidden():
     from sgreview.spc import choose_chart
 
-    # mean 6 a month: XmR for analysts; with a disclosure threshold of 7 most monthly points
-    # would be hidden, so reviewers get quarters (about 18 a quarter) instead.
+    # XmR for analysts; for reviewers a series with more hidden months (1-7) than shown ones
+    # goes to quarters, unless there are too few complete quarters.
     args = (np.array([30, 30, 30]), np.array([180, 360, 180]), np.array([6.0, 12.0, 6.0]),
             np.array([0.0, 0.0, 0.0]), np.array([10, 10, 7]))
     assert choose_chart(*args)[0].tolist() == ["xmr", "xmr", "xmr"]
-    chart, reason = choose_chart(*args, min_shown=7)
-    assert chart.tolist() == ["c_quarterly", "xmr", "xmr"]  # too few quarters: stays monthly
+    chart, reason = choose_chart(*args, mostly_hidden=np.array([True, False, True]))
+    assert chart.tolist() == ["c_quarterly", "xmr", "xmr"]
     assert "hidden from reviewers" in reason[0]
+
+
+def test_spc_table_with_a_disclosure_threshold_charts_mostly_hidden_series_by_quarter():
+    months = pd.date_range("2023-01-01", periods=30, freq="MS")
+    small = np.tile([5, 6, 9], 10)   # 20 of 30 months would be hidden at threshold 7
+    large = np.tile([9, 12, 6], 10)  # 10 of 30 hidden: stays monthly
+    rows = [(f"{g}{m:%Y%m}{i}", g, m + pd.Timedelta(days=3), "T01", "Self-harm")
+            for g, series in (("A", small), ("B", large)) for m, k in zip(months, series, strict=True)
+            for i in range(k)]
+    a = pd.DataFrame(rows, columns=["incident_id", "locality", "incident_date", "theme_id",
+                                    "theme_label"])
+    plain = spc_table(a, group_by="locality")
+    gated = spc_table(a, group_by="locality", min_shown=7)
+    kinds = gated.groupby("locality")["chart"].first()
+    assert plain.groupby("locality")["chart"].first()["A"] == "xmr"
+    assert kinds["A"] == "c_quarterly" and kinds["B"] == "xmr"
 
 
 def test_spc_table_picks_the_chart_from_the_counts_and_says_why():
