@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from sgreview.care_setting import fold_setting, incident_settings
 from sgreview.errors import InputError, ParameterError
 from sgreview.schema import UNTHEMED_ID as UNTHEMED
 
@@ -689,6 +690,13 @@ def prepare_denominators(
     return exposure, chosen_unit, warnings
 
 
+#: Columns of ``funnel.csv`` (``funnel_by_setting`` adds ``setting``).
+FUNNEL_COLUMNS = ["theme_id", "theme_label", "locality", "events", "n", "proportion", "target",
+                  *LIMIT_COLUMNS, "flag", "group_by", "kind", "unit", "phi", "tau2", "p_value",
+                  "adjustment", "limit_method", "target_method", "target_pooled", "expected",
+                  "p_high", "p_low", "q_value", "window_start", "window_end"]
+
+
 def funnel_table(
     assignments: pd.DataFrame,
     *,
@@ -700,8 +708,16 @@ def funnel_table(
     period: str = "month",
     target: str = "leave_one_out",
     window_months: int | None = DEFAULT_WINDOW_MONTHS,
+    setting_column: str | None = None,
+    setting_map: dict[str, str] | None = None,
 ) -> pd.DataFrame:
     """Funnel limits and flags for every theme x group (DESIGN ``funnel.csv``).
+
+    With ``setting_column`` (a column of the incidents, e.g. ``service``, its values mapped
+    through ``setting_map``) and denominators that carry a ``setting`` column, every cell is
+    a theme x locality x setting and is judged against the denominator of its own setting
+    (bed days for inpatient incidents, caseload for community ones): see
+    :func:`funnel_by_setting`.
 
     Only the most recent ``window_months`` calendar months of the data are compared (the
     months up to and including the latest incident's month; ``None`` or 0 for all data):
@@ -723,6 +739,11 @@ def funnel_table(
     _require(assignments, ["theme_id", group_by], "assignments")
     if target not in TARGETS:
         raise ParameterError(f"target must be one of {', '.join(TARGETS)}, not {target!r}")
+    if setting_column is not None and denominators is not None and "setting" in denominators.columns:
+        return funnel_by_setting(assignments, setting_column=setting_column,
+                                 setting_map=setting_map, group_by=group_by,
+                                 denominators=denominators, adjustment=adjustment, method=method,
+                                 period=period, target=target, window_months=window_months)
     assignments, window = comparison_window(assignments, window_months)
     theme = assignments["theme_id"].astype(str)
     group = assignments[group_by].astype(str)
@@ -765,10 +786,7 @@ def funnel_table(
                            adjustment=disp["adjustment"], target_method=target)
         frames.append(rows)
         details[theme_id] = disp | window
-    cols = ["theme_id", "theme_label", "locality", "events", "n", "proportion", "target",
-            *LIMIT_COLUMNS, "flag", "group_by", "kind", "unit", "phi", "tau2", "p_value",
-            "adjustment", "limit_method", "target_method", "target_pooled", "expected",
-            "p_high", "p_low", "q_value", "window_start", "window_end"]
+    cols = FUNNEL_COLUMNS
     if without.shape[1]:
         long = without.stack().rename("events").reset_index()
         long.columns = ["theme_id", "locality", "events"]
@@ -784,6 +802,77 @@ def funnel_table(
         table = table[cols]
     else:
         table = pd.DataFrame(columns=cols)
+    table.attrs["warnings"] = warnings
+    table.attrs["dispersion"] = details
+    table.attrs["window"] = window
+    table.attrs["summary"] = flag_summary(table)
+    return table
+
+
+def funnel_by_setting(
+    assignments: pd.DataFrame,
+    *,
+    setting_column: str,
+    setting_map: dict[str, str] | None,
+    denominators: pd.DataFrame,
+    group_by: str = "locality",
+    adjustment: str = "auto",
+    method: str = "exact",
+    period: str = "month",
+    target: str = "leave_one_out",
+    window_months: int | None = DEFAULT_WINDOW_MONTHS,
+) -> pd.DataFrame:
+    """One funnel per setting, each rate over the denominator of its own setting.
+
+    Why: an incident in a community team is judged per caseload, an inpatient one per
+    occupied bed day; summing both exposures (or using one for all) would make every rate
+    meaningless. The comparison window is taken once over all incidents, then each setting's
+    incidents are compared across localities with that setting's denominators (its rows
+    must hold one unit; ``unit`` says which). Incidents whose setting has no denominator at
+    all, or a locality without one in that setting, stay in the table as ``no_denominator``
+    rows, named in a warning; they never stop the comparison. q values and the flag summary
+    are over the whole table. The result has an extra ``setting`` column.
+    """
+    _require(assignments, ["theme_id", group_by], "assignments")
+    settings = incident_settings(assignments, setting_column, setting_map)
+    assignments, window = comparison_window(assignments.assign(_setting=settings.to_numpy()),
+                                            window_months)
+    d = denominators.copy()
+    d["_setting"] = fold_setting(d["setting"])
+    labels = _labels(assignments)
+    frames, warnings, details = [], [], {}
+    for setting in sorted(pd.unique(assignments["_setting"])):
+        rows = assignments[assignments["_setting"] == setting].drop(columns="_setting")
+        mine = d[d["_setting"] == setting].drop(columns=["_setting", "setting"])
+        shared = set(mine["locality"].astype(str).str.strip()) & set(rows[group_by].astype(str))
+        if setting and len(shared) and group_by == "locality":
+            mine.attrs["source"] = denominators.attrs.get("source", "denominators")
+            part = funnel_table(rows, group_by=group_by, denominators=mine, unit=None,
+                                adjustment=adjustment, method=method, period=period,
+                                target=target, window_months=None)
+            warnings += [f"{w} [setting {setting}]" for w in part.attrs.get("warnings", [])]
+            details |= {f"{t} [{setting}]": v | window
+                        for t, v in part.attrs.get("dispersion", {}).items()}
+        else:
+            counts = pd.crosstab(rows["theme_id"].astype(str), rows[group_by].astype(str))
+            part = counts.stack().rename("events").reset_index()
+            part.columns = ["theme_id", "locality", "events"]
+            part = part[part["events"] > 0]
+            part = part.assign(
+                theme_label=part["theme_id"].map(labels).fillna(part["theme_id"]), n=np.nan,
+                proportion=np.nan,
+                flag=np.where(part["theme_id"] == UNTHEMED, "", NO_DENOMINATOR),
+                group_by=group_by, kind="rate", unit="", target_method=target,
+                p_high=np.nan, p_low=np.nan)
+            warnings.append(f"missing_denominator: no denominator for setting "
+                            f"{setting or '(blank)'!r}: {int(part['events'].sum())} incidents "
+                            "reported as 'no denominator', not judged")
+        frames.append(part.assign(setting=setting))
+    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    table = table.reindex(columns=[*FUNNEL_COLUMNS, "setting"])
+    if len(table):
+        table["q_value"] = fdr_q_values(table)
+        table["window_start"], table["window_end"] = window["window_start"], window["window_end"]
     table.attrs["warnings"] = warnings
     table.attrs["dispersion"] = details
     table.attrs["window"] = window

@@ -454,3 +454,62 @@ def test_r_round_matches_r4_on_ties_and_differs_from_numpy_where_r_does():
     # 199.515 is stored just below .515: R keeps 199.51, numpy's x * 100 makes it a tie.
     assert float(r_round(199.515, 2)) == 199.51 and float(np.round(199.515, 2)) == 199.52
     assert float(r_round(-199.515, 2)) == -199.51
+
+
+def _with_service(a: pd.DataFrame, service: str) -> pd.DataFrame:
+    return a.assign(service=service)
+
+
+def _setting_denominators(rows):
+    return pd.DataFrame(rows, columns=["locality", "period", "denominator", "unit", "setting"])
+
+
+def test_each_setting_is_judged_over_its_own_denominator():
+    # Inpatient: North 24 incidents over 1,200 bed days a month; community: North 12 over a
+    # caseload of 50 a month. Each rate must use its own setting's exposure.
+    inpatient = _with_service(_grid({("North", "T01"): 24, ("South", "T01"): 12}), "Ward")
+    community = _with_service(_grid({("North", "T01"): 12, ("South", "T01"): 12}), "Community")
+    community = community.assign(incident_id="c" + community["incident_id"])
+    a = pd.concat([inpatient, community], ignore_index=True)
+    months = [f"2024-{m:02d}" for m in range(1, 13)]
+    den = _setting_denominators(
+        [(loc, m, 100, "occupied_bed_days", "inpatient") for loc in ("North", "South") for m in months]
+        + [(loc, m, size, "caseload", "community") for loc, size in (("North", 50), ("South", 25))
+           for m in months])
+    table = funnel_table(a, denominators=den, setting_column="service",
+                         setting_map={"Ward": "inpatient"})
+    cell = table.set_index(["setting", "locality"])
+    assert cell.loc[("inpatient", "North"), "events"] == 24
+    assert cell.loc[("inpatient", "North"), "n"] == 1200
+    assert cell.loc[("inpatient", "North"), "unit"] == "occupied_bed_days"
+    assert cell.loc[("inpatient", "North"), "target"] == pytest.approx(12 / 1200)
+    assert cell.loc[("community", "North"), "events"] == 12
+    assert cell.loc[("community", "North"), "n"] == 600
+    assert cell.loc[("community", "North"), "unit"] == "caseload"
+    assert cell.loc[("community", "North"), "target"] == pytest.approx(12 / 300)
+    assert not table.attrs["warnings"]
+
+
+def test_incidents_of_a_setting_without_denominator_are_no_denominator_rows():
+    inpatient = _with_service(_grid({("North", "T01"): 12, ("South", "T01"): 12}), "inpatient")
+    crisis = _with_service(_grid({("North", "T01"): 5}), "Crisis")
+    crisis = crisis.assign(incident_id="c" + crisis["incident_id"])
+    a = pd.concat([inpatient, crisis], ignore_index=True)
+    months = [f"2024-{m:02d}" for m in range(1, 13)]
+    den = _setting_denominators([(loc, m, 100, "occupied_bed_days", "Inpatient")
+                                 for loc in ("North", "South") for m in months])
+    table = funnel_table(a, denominators=den, setting_column="service")
+    crisis_row = table[table["setting"] == "crisis"].set_index("locality").loc["North"]
+    assert crisis_row["flag"] == "no_denominator" and crisis_row["events"] == 5
+    assert np.isnan(crisis_row["n"])
+    assert table.attrs["summary"]["no_denominator"] == 1
+    assert any("setting 'crisis'" in w for w in table.attrs["warnings"])
+    judged = table[table["setting"] == "inpatient"]
+    assert set(judged["locality"]) == {"North", "South"} and (judged["n"] == 1200).all()
+
+
+def test_an_unknown_setting_column_is_a_parameter_error_listing_the_columns():
+    a = _grid({("North", "T01"): 3})
+    den = _setting_denominators([("North", "2024-01", 100, "obd", "inpatient")])
+    with pytest.raises(ParameterError, match=r"no column 'ward_type'.*columns: .*locality"):
+        funnel_table(a, denominators=den, setting_column="ward_type")

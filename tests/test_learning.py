@@ -729,3 +729,37 @@ def test_segmented_model_by_hand_on_a_short_series():
     doubled = segmented_effect(y, np.where(after, 2.0, 1.0), after)
     assert doubled.rate_ratio == pytest.approx(fit.rate_ratio / 2)
     assert doubled.ci_high / doubled.ci_low == pytest.approx(fit.ci_high / fit.ci_low)
+
+
+def test_each_action_is_judged_over_the_exposure_of_its_own_setting():
+    df = _org(factor=1.0)
+    df = df.assign(service=np.where(np.arange(len(df)) % 2 == 0, "Community team", "Ward"))
+    periods = pd.period_range("2022-07", "2024-06", freq="M").astype(str)
+    # Community caseload doubles after completion (rate halves); bed days stay flat.
+    dens = pd.concat([
+        pd.DataFrame({"locality": "North", "period": periods, "unit": "caseload",
+                      "setting": "community",
+                      "denominator": np.where(periods > "2023-06", 2000.0, 1000.0)}),
+        pd.DataFrame({"locality": "North", "period": periods, "unit": "occupied_bed_days",
+                      "setting": "Inpatient", "denominator": 3000.0}),
+    ], ignore_index=True)
+    base = _actions_for(df).iloc[[0, 0, 0]].reset_index(drop=True)
+    acts = base.assign(action_id=["COMM", "WARD", "CRISIS"],
+                       setting=["community", "inpatient", "crisis"])
+    eff = action_effects(acts, df, denominators=dens, setting_column="service",
+                         setting_map={"Community team": "community", "Ward": "inpatient"},
+                         ).set_index("action_id")
+    community = df["service"] == "Community team"
+    north_t01 = (df["locality"] == "North") & (df["theme_id"] == acts.loc[0, "theme_id"])
+    assert eff.loc["COMM", "rate_unit"] == "incidents per 1,000 caseload"
+    assert eff.loc["COMM", "exposure_after"] == 12 * 2000.0
+    assert eff.loc["COMM", "setting"] == "community"
+    after = pd.to_datetime(df["incident_date"]).dt.to_period("M") > pd.Period("2023-06", "M")
+    assert eff.loc["COMM", "events_after"] == int((community & north_t01 & after).sum())
+    assert eff.loc["COMM", "effect"] == "improved"
+    assert eff.loc["WARD", "rate_unit"] == "incidents per 1,000 occupied bed days"
+    assert eff.loc["WARD", "exposure_after"] == 12 * 3000.0
+    assert eff.loc["WARD", "events_after"] == int((~community & north_t01 & after).sum())
+    assert eff.loc["WARD", "effect"] != "improved"
+    assert eff.loc["CRISIS", "effect"] == "not_measured"
+    assert "no denominator for setting 'crisis'" in eff.loc["CRISIS", "reason"]

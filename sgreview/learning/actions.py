@@ -18,12 +18,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from sgreview.care_setting import fold_setting, incident_settings
 from sgreview.errors import InputError, ParameterError
 from sgreview.learning.its import segmented_effect
 from sgreview.schema import parse_dates
 
 REQUIRED_COLUMNS = ("action_id", "theme", "owner", "agreed_date", "due_date", "status")
-OPTIONAL_COLUMNS = ("locality", "description", "completed_date", "direction")
+OPTIONAL_COLUMNS = ("locality", "description", "completed_date", "direction", "setting")
 EFFECTS = ("improved", "no_change", "inconclusive", "worse", "too_early", "not_measured")
 #: An action's expected direction of change (register column ``direction``).
 ACTION_DIRECTIONS = ("decrease", "increase")
@@ -178,7 +179,8 @@ def load_actions(
     for col in OPTIONAL_COLUMNS:
         if col not in df.columns:
             df[col] = pd.NA
-    for col in ("action_id", "theme", "owner", "status", "locality", "description", "direction"):
+    for col in ("action_id", "theme", "owner", "status", "locality", "description", "direction",
+                "setting"):
         df[col] = df[col].astype("string").str.strip().replace("", pd.NA)
 
     problems: list[pd.DataFrame] = []
@@ -493,8 +495,18 @@ def action_effects(
     run_up: int = RUN_UP_MONTHS,
     seasonality: bool = False,
     controlled: bool = True,
+    setting_column: str | None = None,
+    setting_map: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """Effect of every completed action on its theme's incident rate, with the reason.
+
+    Denominators per setting (a ``setting`` column in ``denominators`` and the incidents'
+    setting from ``setting_column``): an action with a ``setting`` in the register counts
+    only its setting's incidents over its setting's exposure (a community action per
+    caseload, an inpatient one per occupied bed day; ``rate_unit`` says which). An action
+    whose setting (or locality in that setting) has no denominator is ``not_measured`` with
+    the reason "no denominator"; an action without a setting is judged on counts per period
+    (summing bed days and caseload would be meaningless).
 
     For each action (from :func:`load_actions`) the theme's incidents are counted per complete
     period (its locality only, unless the action is organisation-wide), with exposure = one
@@ -541,12 +553,20 @@ def action_effects(
     freq = period_freq(period)
     a = _prepare_assignments(assignments)
     periods = complete_periods(a["incident_date"], freq, window)
+    by_setting: dict[str, pd.DataFrame] | None = None
+    if setting_column is not None and denominators is not None and "setting" in denominators.columns:
+        a["_setting"] = incident_settings(a, setting_column, dict(setting_map or {})).to_numpy()
+        folded = fold_setting(denominators["setting"])
+        by_setting = {s: _denominator_table(denominators[(folded == s).to_numpy()]
+                                            .drop(columns="setting"), freq, None)
+                      for s in sorted(set(folded)) if s}
+        denominators = None
     dens = _denominator_table(denominators, freq, denominator_unit) if denominators is not None else None
     unit = UNIT_NAMES[freq]
     per = 1000.0 if dens is not None else 1.0
     localities = set(a["locality"].dropna().astype(str).str.strip().str.casefold())
     rows: list[dict] = []
-    judged: list[tuple[dict, _Series, _Series | None, np.ndarray, np.ndarray, pd.Period]] = []
+    judged: list[tuple[dict, _Series, _Series | None, np.ndarray, np.ndarray, pd.Period, float]] = []
     for _, act in actions.iterrows():  # one pass per action (tens), never per incident
         row = {c: act.get(c) for c in ("action_id", "theme_id", "theme_ids", "theme_label", "owner",
                                        "status", "due_date", "overdue", "days_overdue",
@@ -554,7 +574,7 @@ def action_effects(
         direction = act.get("direction")
         direction = str(direction) if isinstance(direction, str) and direction else improvement_direction
         _check_direction(direction)
-        row.update(direction=direction, months_before=0, months_after=0, events_before=np.nan,
+        row.update(direction=direction, setting="", months_before=0, months_after=0, events_before=np.nan,
                    events_after=np.nan, exposure_before=np.nan, exposure_after=np.nan,
                    rate_before=np.nan, rate_after=np.nan, rate_ratio=np.nan, ci_level=np.nan,
                    ci_low=np.nan, ci_high=np.nan, p_value=np.nan, dispersion=np.nan, method="",
@@ -570,8 +590,24 @@ def action_effects(
                        reason=f"locality {act['locality']!r} has no incidents in the data; "
                               f"check its spelling or leave it blank for the whole organisation")
             continue
-        ser = _theme_series(act, a, periods, freq, dens)
+        scope, act_dens = a, dens
+        if by_setting is not None:
+            setting = str(act.get("setting") or "").strip().casefold() if pd.notna(act.get("setting")) else ""
+            row["setting"] = setting
+            if setting:
+                scope = a[(a["_setting"] == setting).to_numpy()]
+                act_dens = by_setting.get(setting)
+                mine = (act_dens if act_dens is None or is_org_wide(act.get("locality")) else
+                        act_dens[act_dens["locality"].astype("string").str.strip().str.casefold()
+                                 == str(act["locality"]).strip().casefold()])
+                if mine is None or mine.empty:
+                    where = "" if is_org_wide(act.get("locality")) else f" in {act['locality']!r}"
+                    row.update(effect="not_measured",
+                               reason=f"no denominator for setting {setting!r}{where}")
+                    continue
+        ser = _theme_series(act, scope, periods, freq, act_dens)
         row["rate_unit"] = ser.unit
+        per = 1000.0 if act_dens is not None else 1.0
         if act["status"] != "completed" or pd.isna(act.get("completed_date")):
             row["reason"] = (f"action is {str(act['status']).replace('_', ' ')}; its effect is "
                              f"judged once it is completed")
@@ -598,13 +634,13 @@ def action_effects(
                              f"agreed ({agreed}, less {run_up} run-up {unit}s); "
                              f"{min_points_before} are needed (load earlier data)")
         else:
-            comp = _comparison_series(act, a, periods, freq, dens) if controlled else None
-            judged.append((row, ser, comp, before, after, done))
+            comp = _comparison_series(act, scope, periods, freq, act_dens) if controlled else None
+            judged.append((row, ser, comp, before, after, done, per))
 
     m = len(judged)
     level = 1 - (1 - confidence) / m if (adjust == "bonferroni" and m) else confidence
     how = f", Bonferroni-adjusted for {m} actions" if adjust == "bonferroni" and m > 1 else ""
-    for row, ser, comp, before, after, done in judged:
+    for row, ser, comp, before, after, done, per in judged:
         keep = before | after
         t = np.arange(len(ser.counts))[keep]
         months = np.asarray(ser.counts.index.month)[keep] if freq == "M" else None
@@ -643,7 +679,7 @@ def action_effects(
                     "change may not be due to this action")
         row.update(effect=effect, reason=why)
     cols = ["action_id", "theme_id", "status", "due_date", "overdue", "effect", "direction",
-            "owner", "theme_label", "theme_ids", "locality", "days_overdue", "agreed_date",
+            "owner", "theme_label", "theme_ids", "locality", "setting", "days_overdue", "agreed_date",
             "completed_date", "months_before", "months_after",
             "events_before", "events_after", "exposure_before", "exposure_after", "rate_unit",
             "rate_before", "rate_after", "rate_ratio", "ci_level", "ci_low", "ci_high", "p_value",
