@@ -228,8 +228,14 @@ def compare(
     adjustment: str = "auto",
     target: str = "leave_one_out",
     window_months: int | None = DEFAULT_WINDOW_MONTHS,
+    setting_column: str | None = None,
+    setting_map: Mapping[str, str] | None = None,
 ) -> Comparison:
     """Theme x group table, funnel table and SPC charts for one assignments table.
+
+    With ``setting_column`` and denominators per setting, funnels are per theme, locality
+    and setting over each setting's own denominator; SPC charts then show counts (one unit
+    cannot serve bed days and caseload at once).
 
     The theme x group table and the funnels cover the most recent ``window_months`` months
     (the comparison window, all data when None or 0); SPC charts cover every month.
@@ -240,8 +246,12 @@ def compare(
     recent, window = comparison_window(a, window_months)
     crosstab = theme_by_group(recent, group_by)
     funnel = funnel_table(recent, group_by=group_by, denominators=denominators, unit=unit,
-                          adjustment=adjustment, target=target, window_months=None)
+                          adjustment=adjustment, target=target, window_months=None,
+                          setting_column=setting_column,
+                          setting_map=dict(setting_map) if setting_map else None)
     funnel.attrs["window"] = window
+    if "setting" in funnel:
+        denominators = None
     spc = spc_table(a, group_by=group_by, period=period, rebase=rebase, run_length=run_length,
                     denominators=denominators if group_by == "locality" else None,
                     denominator_unit=unit,
@@ -249,7 +259,8 @@ def compare(
     options = {"group_by": group_by, "period": period, "unit": unit, "run_length": run_length,
                "screen_outliers": screen_outliers, "adjustment": adjustment,
                "improvement_direction": improvement_direction,
-               "denominators": denominators is not None, "target": target,
+               "denominators": denominators is not None or "setting" in funnel,
+               "setting_column": setting_column, "target": target,
                "window_months": window_months, **window}
     return Comparison(
         group_by=group_by,

@@ -114,6 +114,8 @@ class NotebookParameters(_Strict):
     earliest_date: IsoDate = dt.date(1990, 1, 1)
     denominators_path: str | None = None
     denominator_unit: str = "occupied_bed_days"
+    setting_column: str | None = None
+    setting_map: dict[str, str] = {}
     actions_path: str | None = None
     output_dir: str = "../outputs/demo"
     model_dir: str | None = None

@@ -31,7 +31,15 @@ MEANINGS: dict[str, str] = {
                      "(placeholders such as 1900-01-01); lower it for older exports.",
     "denominators_path": "Optional CSV of `locality, period, denominator` (e.g. occupied bed "
                          "days); funnels then compare rates instead of shares.",
-    "denominator_unit": "What the denominator counts, shown in rate labels.",
+    "denominator_unit": "What the denominator counts, shown in rate labels (not used when "
+                        "`setting_column` is set: each setting's rows give their own unit).",
+    "setting_column": "Column of the data (after the column map) giving each incident's care "
+                      "setting, e.g. `service`, for a denominators file with a `setting` "
+                      "column (occupied bed days for inpatient, caseload for community): each "
+                      "rate then uses its own setting's denominator. Empty: one unit per run.",
+    "setting_map": "Map of the `setting_column` values to the denominators' settings, e.g. "
+                   "`{Ward: inpatient, Community team: community}` (case-blind); values not "
+                   "listed are used as they are.",
     "actions_path": "Optional actions register (CSV) for the learning and action-effect tables.",
     "output_dir": "Where a single notebook run writes its tables; `sgreview review` sets it to "
                   "the run folder.",

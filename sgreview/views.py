@@ -648,7 +648,10 @@ def flags_table(flagged: pd.DataFrame, pol: DisclosurePolicy, *, kind: str = "pr
     if flagged.empty:
         return note("Every group is within its funnel limits for every theme.")
     rate = kind == "rate"
-    scale, unit = (1000, f"per 1,000 {(unit or 'units').replace('_', ' ')}") if rate else (100, "%")
+    per_setting = "setting" in flagged
+    if per_setting:  # each row over its own setting's denominator (bed days, caseload...)
+        unit = "per 1,000 of the setting's denominator"
+    scale, unit = (1000, unit if per_setting else f"per 1,000 {(unit or 'units').replace('_', ' ')}") if rate else (100, "%")
     hidden = pol.is_hidden(flagged["events"].to_numpy())
 
     def value(col: str) -> np.ndarray:
@@ -667,6 +670,11 @@ def flags_table(flagged: pd.DataFrame, pol: DisclosurePolicy, *, kind: str = "pr
             "flag": flagged["flag"].map(flag_text).to_numpy(),
         }
     )
+    if per_setting:
+        table["group"] = (flagged["locality"].astype(str) + " ("
+                          + flagged["setting"].astype(str) + ")").to_numpy()
+        table.insert(3, "denominator", flagged["unit"].fillna("").astype(str)
+                     .str.replace("_", " ").to_numpy())
     if "q_value" in flagged:
         table["false discovery rate (q)"] = flagged["q_value"].map(
             lambda v: "" if pd.isna(v) else ("< 0.001" if v < 0.001 else f"{v:.3f}")).to_numpy()

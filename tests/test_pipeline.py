@@ -492,3 +492,13 @@ def test_profile_chart_only_draws_themes_the_locality_has():
     tiny = locality_profile(_assignments_for({"Small": {"T01": 2}, "Big": {"T01": 50, "T03": 60}}), "Small")
     fig = views.profile_figure(tiny, pol, locality="Small", others="All other localities")
     assert "too few" in views.describe_figure(fig)
+
+
+def test_profile_flag_with_settings_is_the_most_serious_setting_flag():
+    from sgreview.pipeline.locality import worst_flag_per_theme
+
+    funnel = pd.DataFrame({"theme_id": ["T01", "T01", "T02", "T02", "T03"],
+                           "setting": ["community", "inpatient"] * 2 + ["crisis"],
+                           "flag": ["within", "alarm_high", "too_few", "no_denominator", "within"]})
+    worst = worst_flag_per_theme(funnel).set_index("theme_id")["flag"].to_dict()
+    assert worst == {"T01": "alarm_high", "T02": "no_denominator", "T03": "within"}

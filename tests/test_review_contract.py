@@ -173,3 +173,12 @@ def test_group_by_must_name_a_column_of_the_data(tmp_path, monkeypatch, notebook
     config = _config(tmp_path, export, group_by="ward_name")
     code, out, err = _review(monkeypatch, notebooks, ["review", str(config), "--out", str(tmp_path / "out")])
     assert code == 2 and "'ward_name'" in err and "locality" in err
+
+
+def test_setting_column_must_name_a_column_of_the_data(tmp_path, monkeypatch, notebooks, export):
+    config = _config(tmp_path, export, setting_column="care_setting")
+    code, out, err = _review(monkeypatch, notebooks, ["review", str(config), "--out", str(tmp_path / "out")])
+    assert code == 2 and "parameter 'setting_column'" in err and "'care_setting'" in err
+    assert "locality" in err and "service" in err  # the columns there are
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert not (tmp_path / "out").exists()

@@ -57,6 +57,8 @@ def locality_comparison(
     group_by: str = "locality",
     denominators_path: str | Path | None = None,
     denominator_unit: str = "occupied_bed_days",
+    setting_column: str | None = None,
+    setting_map: dict[str, str] | None = None,
     period: str = "month",
     period_start: str | None = None,
     period_end: str | None = None,
@@ -89,6 +91,7 @@ def locality_comparison(
         run_length=run_length, screen_outliers=screen_outliers,
         improvement_direction=improvement_direction, target=funnel_target,
         window_months=comparison_months or None,
+        setting_column=setting_column, setting_map=setting_map,
     )
     out = stage_dir(output_dir, COMPARISON_DIR)
     written = write_comparison(result, out)
@@ -96,9 +99,20 @@ def locality_comparison(
     funnel = result.funnel
     flagged = funnel.loc[funnel["flag"].isin(list(FLAG_ORDER)) & (funnel["theme_id"] != UNTHEMED_ID)]
     flagged = mark_local(flagged, assignments, group_by)
-    order = (flagged.assign(rank=flagged["flag"].map(FLAG_ORDER))
-             .sort_values(["rank", "theme_id"]).drop_duplicates("theme_id")["theme_id"].head(MAX_FUNNELS))
-    funnels = [plots.funnel_plot(funnel.loc[funnel["theme_id"] == t], policy=policy) for t in order]
+    if "setting" in funnel:  # one funnel per theme and setting: each over its own denominator
+        ranked = (flagged.assign(rank=flagged["flag"].map(FLAG_ORDER))
+                  .sort_values(["rank", "theme_id", "setting"])
+                  .drop_duplicates(["theme_id", "setting"]).head(MAX_FUNNELS))
+        funnels = []
+        for t, s in zip(ranked["theme_id"], ranked["setting"], strict=True):
+            rows = funnel.loc[(funnel["theme_id"] == t) & (funnel["setting"] == s)]
+            rows = rows.loc[rows["flag"] != "no_denominator"]
+            funnels.append(plots.funnel_plot(
+                rows.assign(theme_label=rows["theme_label"].astype(str) + f" ({s})"), policy=policy))
+    else:
+        order = (flagged.assign(rank=flagged["flag"].map(FLAG_ORDER))
+                 .sort_values(["rank", "theme_id"]).drop_duplicates("theme_id")["theme_id"].head(MAX_FUNNELS))
+        funnels = [plots.funnel_plot(funnel.loc[funnel["theme_id"] == t], policy=policy) for t in order]
     overall = result.spc.loc[result.spc["locality"] == "All"]
     result = Comparison(
         summary=_summary(result, flagged, group_by),

@@ -48,8 +48,13 @@ def run_action_effects(
     denominator_unit: str | None = None,
     period: str = "month",
     improvement_direction: str = "neutral",
+    setting_column: str | None = None,
+    setting_map: dict[str, str] | None = None,
 ) -> pd.DataFrame:
     """The run's action-effects table: read it when it matches the inputs, else compute it.
+
+    With ``setting_column`` and a denominators file with a ``setting`` column, each action
+    is judged over its own setting's denominator (the register's ``setting`` column).
 
     Raises the register's :class:`~sgreview.learning.actions.ActionsRegisterError` when the
     register is invalid (callers decide whether that sinks their report).
@@ -60,7 +65,8 @@ def run_action_effects(
     path = out / EFFECTS_FILE
     run = Path(output_dir).expanduser().resolve()
     options = {"period": period, "direction": effect_direction(improvement_direction),
-               "unit": denominator_unit if denominators_path else None}
+               "unit": denominator_unit if denominators_path else None,
+               "setting_column": setting_column, "setting_map": dict(setting_map or {})}
     parts = [Path(actions_path).read_bytes(),
              (run / "themes" / "assignments.csv").read_bytes(),
              (run / "themes" / "themes.csv").read_bytes(),
@@ -82,7 +88,8 @@ def run_action_effects(
         denominators = pd.read_csv(denominators_path, dtype={"locality": str, "period": str})
     effects = action_effects(register, assignments, period=period, denominators=denominators,
                              denominator_unit=options["unit"],
-                             improvement_direction=options["direction"])
+                             improvement_direction=options["direction"],
+                             setting_column=setting_column, setting_map=setting_map)
     if "description" in register and "description" not in effects:
         effects = effects.merge(register[["action_id", "description"]], on="action_id", how="left")
     _write(effects, path, key)

@@ -85,6 +85,8 @@ def learning_summary(
     actions_path: str | Path | None = None,
     denominators_path: str | Path | None = None,
     denominator_unit: str = "occupied_bed_days",
+    setting_column: str | None = None,
+    setting_map: dict[str, str] | None = None,
     period: str = "month",
     improvement_direction: str = "neutral",
     seed: int = 42,
@@ -114,6 +116,10 @@ def learning_summary(
     found = resolve_optional(denominators_path)
     if found is not None:
         denominators = pd.read_csv(found, dtype={"locality": str, "period": str})
+    if setting_column is not None and denominators is not None and "setting" in denominators:
+        # Effects come per setting from the shared table; the briefing's own charts show
+        # counts (one unit cannot serve bed days and caseload at once).
+        denominators = None
     direction = DEFAULT_EFFECT_DIRECTION if improvement_direction == "neutral" else improvement_direction
     folder = stage_dir(output_dir, LEARNING_DIR) / learning.slug(name)
     register_path = resolve_optional(actions_path)
@@ -123,7 +129,8 @@ def learning_summary(
 
         shared = run_action_effects(output_dir, register_path, denominators_path=found,
                                     denominator_unit=denominator_unit, period=period,
-                                    improvement_direction=improvement_direction)
+                                    improvement_direction=improvement_direction,
+                                    setting_column=setting_column, setting_map=setting_map)
     result = learning.learning_summary(
         name, spec, assignments, themes, folder,
         actions=register_path, incidents=incidents, evidence=evidence,

@@ -133,6 +133,8 @@ def locality_review(
     seed: int = 42,
     denominators_path: str | Path | None = None,
     denominator_unit: str = "occupied_bed_days",
+    setting_column: str | None = None,
+    setting_map: dict[str, str] | None = None,
     actions_path: str | Path | None = None,
     period: str = "month",
     period_start: str | None = None,
@@ -177,9 +179,16 @@ def locality_review(
     profile = locality_profile(window, locality)
     denominators, unit = _denominators(denominators_path, denominator_unit)
     funnel = funnel_table(window, group_by="locality", denominators=denominators, unit=unit,
-                          target=funnel_target, window_months=comparison_months or None)
+                          target=funnel_target, window_months=comparison_months or None,
+                          setting_column=setting_column, setting_map=setting_map)
     funnel = funnel.loc[funnel["locality"] == locality].reset_index(drop=True)
-    profile = profile.merge(funnel[["theme_id", "flag"]], on="theme_id", how="left")
+    if "setting" in funnel:
+        # Per setting: trends show counts (one unit cannot serve bed days and caseload), and
+        # the profile's flag is the most serious of the theme's settings (funnel.csv has each).
+        denominators = None
+        profile = profile.merge(worst_flag_per_theme(funnel), on="theme_id", how="left")
+    else:
+        profile = profile.merge(funnel[["theme_id", "flag"]], on="theme_id", how="left")
     profile = _mark_local(profile, window, locality)
 
     spc = spc_table(local, group_by="locality", period=period, denominators=denominators,
@@ -196,7 +205,7 @@ def locality_review(
 
     actions, actions_note = _locality_actions(actions_path, locality, output_dir, period,
                                               denominators_path, denominator_unit,
-                                              improvement_direction)
+                                              improvement_direction, setting_column, setting_map)
     with staged_files(out) as tmp:
         write_csv(profile, tmp / "profile.csv")
         write_csv(funnel, tmp / "funnel.csv")
@@ -253,15 +262,33 @@ def _mark_local(profile: pd.DataFrame, assignments: pd.DataFrame, locality: str)
 
 def _flag_basis(funnel: pd.DataFrame) -> str:
     """What the funnel compared, in words, for the profile table's flag column."""
+    if "setting" in funnel and len(funnel):
+        units = (funnel.loc[funnel["unit"].fillna("") != "", ["setting", "unit"]]
+                 .drop_duplicates().sort_values("setting"))
+        per = "; ".join(f"{s}: per {str(u).replace('_', ' ').rstrip('s')}"
+                        for s, u in zip(units["setting"], units["unit"], strict=True))
+        return f"rate per setting ({per or 'no denominators'}; the most serious setting's flag)"
     if "kind" in funnel and len(funnel) and funnel["kind"].iloc[0] == "rate":
         unit = str(funnel["unit"].iloc[0]) if "unit" in funnel else "unit of exposure"
         return f"rate per {unit.replace('_', ' ').rstrip('s')}"
     return "share of incidents"
 
 
+def worst_flag_per_theme(funnel: pd.DataFrame) -> pd.DataFrame:
+    """``theme_id, flag``: per theme the most serious flag over its settings' rows (alarm
+    before alert before no denominator before too few before within), so the profile table
+    never hides a setting's alarm behind another setting's "within"."""
+    rank = {"alarm_high": 0, "alarm_low": 1, "alert_high": 2, "alert_low": 3,
+            "no_denominator": 4, "too_few": 5, "within": 6, "": 7}
+    f = funnel[["theme_id", "flag"]].fillna({"flag": ""})
+    f = f.assign(rank=f["flag"].map(rank).fillna(8)).sort_values(["theme_id", "rank"], kind="stable")
+    return f.drop_duplicates("theme_id")[["theme_id", "flag"]].reset_index(drop=True)
+
+
 def _locality_actions(
     actions_path: str | Path | None, locality: str, output_dir: str | Path, period: str,
     denominators_path: str | Path | None, denominator_unit: str, improvement_direction: str,
+    setting_column: str | None = None, setting_map: dict[str, str] | None = None,
 ) -> tuple[pd.DataFrame | None, str | None]:
     """This locality's (and organisation-wide) actions with their effect on the theme, read
     from the run's action-effects table (:mod:`sgreview.pipeline.effects`), so the numbers
@@ -280,7 +307,8 @@ def _locality_actions(
         effects = run_action_effects(output_dir, found,
                                      denominators_path=resolve_optional(denominators_path),
                                      denominator_unit=denominator_unit, period=period,
-                                     improvement_direction=improvement_direction)
+                                     improvement_direction=improvement_direction,
+                                     setting_column=setting_column, setting_map=setting_map)
     except SgreviewError as err:
         return None, f"The actions register could not be used: {err}"
     from sgreview.learning.actions import is_org_wide

@@ -238,12 +238,15 @@ def check_case_sets(config: Any, facts: DataFacts, source: object) -> None:
 
 
 def check_columns(config: Any, facts: DataFacts, source: object) -> None:
-    """``group_by`` names a column: it must be one the export has (after the column map)."""
-    if config.group_by not in facts.columns:
-        raise ParameterError(
-            f"parameter 'group_by': no column {config.group_by!r} in the data "
-            f"(columns: {_listing(sorted(facts.columns), 30)}; a column outside the data "
-            "contract must also be listed in keep_columns)", path=source)
+    """``group_by`` and ``setting_column`` name columns: each must be one the export has
+    (after the column map), checked before any notebook starts."""
+    for key in ("group_by", "setting_column"):
+        name = getattr(config, key, None)
+        if name is not None and name not in facts.columns:
+            raise ParameterError(
+                f"parameter '{key}': no column {name!r} in the data "
+                f"(columns: {_listing(sorted(facts.columns), 30)}; a column outside the data "
+                "contract must also be listed in keep_columns)", path=source)
 
 
 def plan_review(
