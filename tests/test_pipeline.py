@@ -502,3 +502,17 @@ def test_profile_flag_with_settings_is_the_most_serious_setting_flag():
                            "flag": ["within", "alarm_high", "too_few", "no_denominator", "within"]})
     worst = worst_flag_per_theme(funnel).set_index("theme_id")["flag"].to_dict()
     assert worst == {"T01": "alarm_high", "T02": "no_denominator", "T03": "within"}
+
+
+def test_flags_table_with_settings_names_each_rows_setting_and_denominator():
+    flagged = pd.DataFrame({
+        "theme_label": ["Violence", "Exploitation"], "locality": ["Kingsford", "Harbourside"],
+        "setting": ["inpatient", "community"], "unit": ["occupied_bed_days", "caseload"],
+        "events": [70, 15], "proportion": [0.002, 0.0005], "target": [0.001, 0.00015],
+        "lower95": [0.0, 0.0], "upper95": [0.0015, 0.0003], "lower998": [0.0, 0.0],
+        "upper998": [0.0018, 0.0004], "flag": ["alarm_high", "alarm_high"]})
+    table = views.flags_table(flagged, DisclosurePolicy(threshold=7, base=5), kind="rate",
+                              unit="occupied_bed_days")
+    assert table["group"].tolist() == ["Kingsford (inpatient)", "Harbourside (community)"]
+    assert table["denominator"].tolist() == ["occupied bed days", "caseload"]
+    assert "value (per 1,000 of the setting's denominator)" in table.columns

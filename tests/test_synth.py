@@ -230,6 +230,8 @@ def test_denominators_cover_every_locality_month_and_unit(data):
     assert set(den["unit"]) == {"occupied_bed_days", "caseload"}
     assert len(den) == len(LOCALITIES) * 30 * 2
     assert not den.duplicated(["locality", "period", "unit"]).any()
+    assert (den.groupby("setting")["unit"].unique().map(list).to_dict()
+            == {"inpatient": ["occupied_bed_days"], "community": ["caseload"]})
     assert den["period"].str.fullmatch(r"\d{4}-\d{2}").all() and (den["denominator"] > 0).all()
 
 

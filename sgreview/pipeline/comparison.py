@@ -186,7 +186,10 @@ def _summary(result, flagged: pd.DataFrame, group_by: str) -> str:
     if len(alarms) or len(alarms_low):
         def said(r, how: str) -> str:
             note = getattr(r, "note", "")
-            return f"{md(r.theme_label)} in {md(r.locality)} ({how}{'; ' + md(note) if note else ''})"
+            setting = getattr(r, "setting", None)
+            where = f"{md(r.locality)} ({md(setting)}, per {md(str(r.unit).replace('_', ' '))})" \
+                if isinstance(setting, str) and setting else md(r.locality)
+            return f"{md(r.theme_label)} in {where} ({how}{'; ' + md(note) if note else ''})"
 
         parts = [said(r, "higher") for r in alarms.itertuples()]
         parts += [said(r, "lower") for r in alarms_low.itertuples()]
@@ -224,5 +227,5 @@ def _summary(result, flagged: pd.DataFrame, group_by: str) -> str:
     todo.append("read each locality's own report for its trends and learning")
     lines.append("**What to do:** " + "; ".join(todo) + ".")
     if result.warnings:
-        lines.append("*Note:* " + " ".join(map(md, result.warnings)))
+        lines.append("*Note:* " + "; ".join(map(md, result.warnings)))
     return "\n\n".join(lines)

@@ -973,7 +973,9 @@ def _actions(month_starts: np.ndarray, as_of: pd.Timestamp, signals: bool) -> pd
 
 
 def _denominators(rng: np.random.Generator, month_starts: np.ndarray, days_in: np.ndarray) -> pd.DataFrame:
-    """Occupied bed days and caseload per locality per month, scaled by locality size."""
+    """Occupied bed days (setting ``inpatient``) and caseload (``community``) per locality per
+    month, scaled by locality size; the ``setting`` column lets a review judge inpatient
+    incidents per bed day and community ones per caseload (``setting_column: service``)."""
     months = len(month_starts)
     beds = np.round(LOCALITY_WEIGHTS * 420).astype(int)
     occupancy = np.clip(rng.normal(0.92, 0.03, size=(len(LOCALITIES), months)), 0.75, 1.0)
@@ -983,7 +985,8 @@ def _denominators(rng: np.random.Generator, month_starts: np.ndarray, days_in: n
     caseload = np.round(base[:, None] * drift[None, :] * rng.normal(1, 0.015, (len(LOCALITIES), months))).astype(int)
     period = np.array([str(m) for m in month_starts], dtype=object)
     frames = []
-    for unit, values in (("occupied_bed_days", obd), ("caseload", caseload)):
+    for unit, setting, values in (("occupied_bed_days", "inpatient", obd),
+                                  ("caseload", "community", caseload)):
         frames.append(
             pd.DataFrame(
                 {
@@ -991,6 +994,7 @@ def _denominators(rng: np.random.Generator, month_starts: np.ndarray, days_in: n
                     "period": np.tile(period, len(LOCALITIES)),
                     "denominator": values.ravel(),
                     "unit": unit,
+                    "setting": setting,
                 }
             )
         )
