@@ -207,6 +207,19 @@ def _xmr_arrays(
     )
 
 
+def _xmr_options(options: dict) -> tuple:
+    """(direction, run_length, screen_outliers, fix_after_n_points) from keyword options;
+    an unknown option is a :class:`ParameterError` (one reading for every SPC entry point)."""
+    options = dict(options)
+    direction_name = options.pop("improvement_direction", "neutral")
+    run_length = int(options.pop("run_length", 7))
+    screen = bool(options.pop("screen_outliers", False))
+    fix_after = options.pop("fix_after_n_points", None)
+    if options:
+        raise ParameterError(f"unknown SPC option(s): {', '.join(sorted(options))}")
+    return _check_options(direction_name, run_length, fix_after), run_length, screen, fix_after
+
+
 def _check_options(improvement_direction: str, run_length: int, fix_after_n_points) -> int:
     if improvement_direction not in DIRECTIONS:
         raise ParameterError(
@@ -555,13 +568,7 @@ def xmr_table(
     change points (dates), for example the completion date of an action. All series are
     charted in one vectorised pass.
     """
-    direction_name = xmr_options.pop("improvement_direction", "neutral")
-    run_length = int(xmr_options.pop("run_length", 7))
-    screen = bool(xmr_options.pop("screen_outliers", False))
-    fix_after = xmr_options.pop("fix_after_n_points", None)
-    if xmr_options:
-        raise ParameterError(f"unknown SPC option(s): {', '.join(sorted(xmr_options))}")
-    direction = _check_options(direction_name, run_length, fix_after)
+    direction, run_length, screen, fix_after = _xmr_options(xmr_options)
 
     counts = counts_by_period(assignments, group_by=group_by, period=period)
     n_p = counts["period_start"].nunique()
@@ -833,13 +840,7 @@ def spc_table(
     if chart == "xmr":
         return xmr_table(assignments, group_by=group_by, period=period, rebase=rebase,
                          **xmr_options)
-    direction_name = xmr_options.pop("improvement_direction", "neutral")
-    run_length = int(xmr_options.pop("run_length", 7))
-    screen = bool(xmr_options.pop("screen_outliers", False))
-    fix_after = xmr_options.pop("fix_after_n_points", None)
-    if xmr_options:
-        raise ParameterError(f"unknown SPC option(s): {', '.join(sorted(xmr_options))}")
-    direction = _check_options(direction_name, run_length, fix_after)
+    direction, run_length, screen, fix_after = _xmr_options(xmr_options)
 
     counts = counts_by_period(assignments, group_by=group_by, period=period)
     n_p = counts["period_start"].nunique()
