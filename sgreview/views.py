@@ -425,6 +425,9 @@ def signals_table(signals: pd.DataFrame, pol: DisclosurePolicy, *, with_group: b
     Only series with a signal are listed, the latest period's first; with many groups the
     list is cut at ``MAX_TABLE_ROWS`` with a last row saying how many more and where.
     """
+    if signals is not None and not signals.empty and "chart" in signals \
+            and (signals["chart"].fillna("xmr").astype(str) == "none").all():
+        return note("Too few incidents to chart any trend here, so no judgement on change is made.")
     if signals is not None and not signals.empty and "recent_rules" in signals:
         latest = signals["latest_special_cause"].astype(bool)
         recent = signals["recent_rules"].fillna("").astype(str).str.strip() != ""

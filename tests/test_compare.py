@@ -320,3 +320,19 @@ def test_long_signal_tables_are_summarised_not_cut():
     table = views.signals_table(signals, views.policy(), with_group=True, where="comparison/special_cause.csv")
     assert len(table) == views.MAX_TABLE_ROWS + 1
     assert table.index[-1] == "... and 70 more (all rows: comparison/special_cause.csv)"
+
+
+def test_trends_with_no_chartable_series_make_no_claim_about_change():
+    from sgreview import views
+    from sgreview.pipeline.locality import _any_chart
+
+    signals = pd.DataFrame({
+        "theme_id": ["T01", "T02"], "theme_label": ["Falls", "Sepsis"], "locality": "Small",
+        "latest_period": "2019-02", "latest_value": 0, "centre": 0.1,
+        "latest_special_cause": False, "latest_rule": "", "recent_rules": "",
+        "chart": ["none", "none"]})
+    table = views.signals_table(signals, views.policy())
+    assert "no judgement on change" in table.iloc[0, 0]
+    assert "common-cause" not in table.iloc[0, 0]
+    assert not _any_chart(signals, {"T01", "T02"})
+    assert _any_chart(signals.assign(chart=["none", "c"]), {"T01", "T02"})

@@ -345,6 +345,15 @@ def largest_themes_sentence(profile: pd.DataFrame, policy) -> str:
     return head + "; ".join(parts) + "."
 
 
+def _any_chart(signals: pd.DataFrame, themes: set) -> bool:
+    """Whether any of ``themes`` had enough incidents for a chart (``chart != "none"``): with
+    none, "no special-cause variation" would be a claim the data cannot support."""
+    if signals.empty or "chart" not in signals:
+        return not signals.empty
+    rows = signals.loc[signals["theme_id"].isin(themes)]
+    return bool((rows["chart"].fillna("xmr").astype(str) != "none").any())
+
+
 def _summary(
     locality: str, local: pd.DataFrame, profile: pd.DataFrame, signals: pd.DataFrame,
     actions: pd.DataFrame | None, practice: pd.DataFrame, policy, period_start: str | None,
@@ -393,9 +402,12 @@ def _summary(
             f"{int((signals['recent_special_points'] > 0).sum())} theme trend(s) showed a signal "
             "in the last three months (see Trends)."
         )
+    elif not _any_chart(signals, shown):
+        lines.append("**What changed:** too few incidents here to chart any theme's trend, so "
+                     "no judgement on change is made.")
     else:
-        lines.append("**What changed:** no theme shows special-cause variation in the last three "
-                     "months.")
+        lines.append("**What changed:** no charted theme shows special-cause variation in the "
+                     "last three months.")
     steps = signals.loc[signals["step_period"].astype(str) != ""] if "step_period" in signals else signals.iloc[0:0]
     steps = steps.loc[steps["theme_id"].isin(shown)] if len(steps) else steps
     if len(steps):
