@@ -64,6 +64,13 @@ def review(tmp_path):
     return config, _stage_notebooks(tmp_path / "nbs"), tmp_path / "out"
 
 
+def _as_from_a_terminal() -> None:
+    """Ctrl-C at its default in the child, as a terminal starts a command. A test runner
+    started in the background (``cmd &`` in a script) inherits SIGINT ignored, and Python
+    then never raises KeyboardInterrupt, so the test would not be testing Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(config: Path, notebooks: Path, out: Path, marker: str) -> subprocess.Popen:
     code = ("import sys\nfrom pathlib import Path\nfrom sgreview.cli import main\n"
             "import sgreview.pipeline.review as r\n"
@@ -71,7 +78,8 @@ def _start(config: Path, notebooks: Path, out: Path, marker: str) -> subprocess.
             f"sys.exit(main(['review', {str(config)!r}, '--out', {str(out)!r}, '--workers', '1']))")
     env = {**os.environ, "SGREVIEW_TEST_MARKER": marker}
     return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True, env=env)
+                            stderr=subprocess.PIPE, text=True, start_new_session=True, env=env,
+                            preexec_fn=_as_from_a_terminal)
 
 
 def _wait_for_a_running_locality(out: Path, proc: subprocess.Popen) -> Path:

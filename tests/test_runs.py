@@ -315,7 +315,7 @@ def test_ctrl_c_during_a_batch_keeps_finished_work_and_exits_130(tmp_path: Path)
     cmd = [sys.executable, "-m", "sgreview", "batch", str(FAIL), *map(str, files),
            "--out", str(out), "--workers", "1", "-p", "review_name", "stop"]  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)  # fmt: skip
+                            start_new_session=True, preexec_fn=_as_from_a_terminal)  # fmt: skip
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not list(out.glob("stop/*/l0.ipynb")):
         time.sleep(0.2)
@@ -434,3 +434,10 @@ def test_prepare_only_never_overwrites_its_notebook_even_with_force(tmp_path: Pa
     assert main(["run", str(notebook), "--prepare-only", "--out", str(notebook), "--force"]) == 2
     assert "would overwrite the input file" in capsys.readouterr().err
     assert notebook.read_bytes() == before
+
+
+def _as_from_a_terminal() -> None:
+    """Ctrl-C at its default in the child, as a terminal starts a command. A test runner
+    started in the background (``cmd &`` in a script) inherits SIGINT ignored, and Python
+    then never raises KeyboardInterrupt, so the test would not be testing Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
