@@ -31,7 +31,7 @@ import html
 import json
 import re
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from html.parser import HTMLParser
 from pathlib import Path, PurePosixPath
@@ -42,6 +42,7 @@ import pandas as pd
 from sgreview.audience import REVIEWER, audience_of, run_files
 from sgreview.disclosure import DEFAULT_THRESHOLD
 from sgreview.errors import InputError
+from sgreview.services import services_from_manifest
 
 #: Header words that make a column a count column.
 COUNT_HEADERS = re.compile(
@@ -270,8 +271,12 @@ def _structured_patterns() -> list[tuple[str, re.Pattern[str]]]:
 _QUOTED = re.compile(r"[“\"]([^”\"]{12,})[”\"]")
 
 
-def identifier_findings(text: str) -> list[tuple[str, str]]:
-    """Structured identifiers anywhere; names only inside quoted excerpts (narrative text)."""
+def identifier_findings(text: str, services: Sequence[str] = ()) -> list[tuple[str, str]]:
+    """Structured identifiers anywhere; names only inside quoted excerpts (narrative text).
+
+    ``services`` are the trust's listed service names the run kept (its manifest says which):
+    "Mary Seacole Ward" in an excerpt is then a ward, not a person.
+    """
     from sgreview.redact import redact_texts
 
     out = []
@@ -286,7 +291,7 @@ def identifier_findings(text: str) -> list[tuple[str, str]]:
     quotes = [q for q in _QUOTED.findall(text)]
     if quotes:
         series = pd.Series(quotes, dtype="str")
-        redacted = redact_texts(series).text
+        redacted = redact_texts(series, services=list(services)).text
         for before, after in zip(series, redacted, strict=True):
             if before != after and "[NAME]" in after and after.count("[NAME]") > before.count("[NAME]"):
                 out.append(("identifier", f"a name in a quoted excerpt: “{_mask(before[:60])}”"))
@@ -354,11 +359,12 @@ def audit_run(run_dir: str | Path) -> AuditResult:
     params = manifest.get("parameters") or {}
     threshold = int(params.get("suppression_threshold", DEFAULT_THRESHOLD))
     weakened = bool((manifest.get("disclosure") or {}).get("weakened"))
+    services = services_from_manifest(manifest)
     findings: list[Finding] = []
     files = [p for p in run_files(run_dir) if audience_of(p) == REVIEWER]
     for rel in files:
         findings.extend(Finding(str(rel), rule, detail)
-                        for rule, detail in _file_findings(run_dir / rel, rel, threshold, weakened))
+                        for rule, detail in _file_findings(run_dir / rel, rel, threshold, weakened, services))
     for rec_file in sorted(run_dir.glob("**/figures.json")):
         try:
             records = json.loads(rec_file.read_text(encoding="utf-8"))
@@ -375,7 +381,8 @@ def audit_run(run_dir: str | Path) -> AuditResult:
                        findings=findings)
 
 
-def _file_findings(path: Path, rel: PurePosixPath, threshold: int, weakened: bool) -> list:
+def _file_findings(path: Path, rel: PurePosixPath, threshold: int, weakened: bool,
+                   services: Sequence[str] = ()) -> list:
     from sgreview.disclosure import BANNER
 
     suffix = rel.suffix.lower()
@@ -388,17 +395,17 @@ def _file_findings(path: Path, rel: PurePosixPath, threshold: int, weakened: boo
         if not weakened:
             for frame in html_tables(text):
                 out.extend(table_findings(frame, threshold))
-        return out + identifier_findings(visible)
+        return out + identifier_findings(visible, services)
     if suffix == ".csv":
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
         out = [] if weakened else table_findings(frame, threshold)
         # One cell per line: a pattern must not match across two cells ("2025-01-15 0700").
-        return out + identifier_findings("\n;\n".join(frame.astype(str).to_numpy().ravel()))
+        return out + identifier_findings("\n;\n".join(frame.astype(str).to_numpy().ravel()), services)
     if suffix == ".md":
         text = path.read_text(encoding="utf-8", errors="replace")
-        return identifier_findings(text)
+        return identifier_findings(text, services)
     if suffix == ".docx":
-        return identifier_findings(docx_text(path))
+        return identifier_findings(docx_text(path), services)
     return []
 
 

@@ -34,10 +34,11 @@ DEFAULTS_PATH = REPO_ROOT / "parameters" / "_defaults.yaml"
 #: Keys holding paths: resolved against the YAML file's folder (or the working directory for
 #: ``-p`` overrides) and passed to notebooks as absolute paths.
 PATH_KEYS = frozenset(
-    {"data_path", "denominators_path", "actions_path", "output_dir", "model_dir", "codebook_path"}
+    {"data_path", "denominators_path", "actions_path", "output_dir", "model_dir", "codebook_path",
+     "services_path"}
 )
 #: Paths that must already exist when a run starts.
-INPUT_FILE_KEYS = ("data_path", "denominators_path", "actions_path", "codebook_path")
+INPUT_FILE_KEYS = ("data_path", "denominators_path", "actions_path", "codebook_path", "services_path")
 
 
 def _parse_date(value: Any) -> Any:
@@ -120,6 +121,7 @@ class NotebookParameters(_Strict):
     output_dir: str = "../outputs/demo"
     model_dir: str | None = None
     codebook_path: str | None = None
+    services_path: str | None = None
     k: int | Literal["auto"] = "auto"
     seed: int = 42
     locality: str | None = None
@@ -443,6 +445,17 @@ def check_localities(
             )
 
 
+def _check_services(path: str) -> None:
+    """A service-name list must read as a YAML list of names before any kernel starts: found
+    in a notebook, the error would come after earlier stages had already run."""
+    from sgreview.services import read_services
+
+    try:
+        read_services(path)
+    except ParameterError as err:
+        raise ParameterError(f"parameter 'services_path': {err.message}", path=err.path) from None
+
+
 def _check_files(
     values: Mapping[str, Any], sources: Mapping[str, Any], defaults_file: str | None = None
 ) -> None:
@@ -452,6 +465,8 @@ def _check_files(
         from_defaults = defaults_file is not None and sources.get(key) == defaults_file
         if value and not from_defaults and not Path(value).exists():
             raise ParameterError(f"parameter '{key}': file not found: {value}", path=sources.get(key))
+    if values.get("services_path"):
+        _check_services(values["services_path"])
     model_dir, output_dir = values.get("model_dir"), values.get("output_dir")
     if model_dir and not Path(model_dir).exists():
         # Discovery writes the model inside this run's output folder before later stages read it.

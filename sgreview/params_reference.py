@@ -47,6 +47,12 @@ MEANINGS: dict[str, str] = {
                  "the same across runs).",
     "codebook_path": "An analyst-edited `codebook.yaml` (renames, merges, retirements, splits) "
                      "to apply with the model.",
+    "services_path": "Optional YAML list of the trust's published service names (wards, units, "
+                     "hospitals, clinics), e.g. `[Mary Seacole Ward, Oakwood Unit]` or "
+                     "`services: [...]`. Redaction keeps these names as they are in every report "
+                     "and excerpt; any other care-home, house or street name still becomes "
+                     "`[ADDRESS]`. A file that is missing or not a YAML list stops the run "
+                     "before it starts (exit 2). The manifest records its path, hash and size.",
     "k": "Number of themes, or `auto` to choose it from the data.",
     "seed": "Random seed: the same data, parameters and seed give the same themes.",
     "locality": "The locality one locality report is about (set per job by `sgreview review`).",

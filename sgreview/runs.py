@@ -52,6 +52,7 @@ from sgreview.audience import file_audiences
 from sgreview.disclosure import disclosure_summary
 from sgreview.errors import InputError, ParameterError
 from sgreview.io import sha256_file, write_json, write_text
+from sgreview.services import services_summary
 
 #: Environment for kernels that share the machine: one BLAS/OpenMP thread each.
 SINGLE_THREAD_ENV = {
@@ -783,7 +784,9 @@ def write_manifest(
 
     ``files`` gives every file's audience (reviewer or analyst, :mod:`sgreview.audience`);
     ``disclosure`` the policy the reports used and whether it was weakened (then every
-    report carries the NOT FOR CIRCULATION banner); ``audit`` the disclosure audit's result.
+    report carries the NOT FOR CIRCULATION banner); ``service_names`` the trust's service
+    list kept un-redacted (path, SHA-256, number of names; :mod:`sgreview.services`);
+    ``audit`` the disclosure audit's result.
 
     ``status`` overrides the one read from the results: ``running`` while a review is in
     progress (rewritten as each report ends, with the process id, so a run killed outright
@@ -820,6 +823,7 @@ def write_manifest(
         "counts": {"jobs": len(results), "ok": sum(r.ok for r in results),
                    "failed": sum(not r.ok for r in results)},
         "disclosure": disclosure_summary(parameters),
+        "service_names": services_summary(parameters),
         "audit": dict(audit) if audit is not None else None,
         "files": file_audiences(run_dir),
     }  # fmt: skip

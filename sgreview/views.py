@@ -10,6 +10,8 @@ the theme heatmap come from :mod:`sgreview.plots`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
@@ -177,11 +179,12 @@ def field_text(code: str) -> str:
     return _FIELDS.get(code, code.replace("_", " "))
 
 
-def redact_series(texts: pd.Series) -> pd.Series:
-    """Redact free text that may reach an output (reject values, evidence)."""
+def redact_series(texts: pd.Series, services: Sequence[str] = ()) -> pd.Series:
+    """Redact free text that may reach an output (reject values, evidence), keeping the
+    trust's listed ``services`` as they are (:mod:`sgreview.services`)."""
     from sgreview.redact import redact_texts
 
-    return redact_texts(texts).text
+    return redact_texts(texts, services=list(services)).text
 
 
 #: Header of whole-organisation row counts: exempt from suppression (DOMAIN.md), and the
@@ -293,7 +296,8 @@ def themes_overview(table: pd.DataFrame, n: int, pol: DisclosurePolicy) -> pd.Da
     return shown
 
 
-def evidence_table(evidence: pd.DataFrame, sizes: pd.DataFrame, pol: DisclosurePolicy, per_theme: int = 3) -> pd.DataFrame:
+def evidence_table(evidence: pd.DataFrame, sizes: pd.DataFrame, pol: DisclosurePolicy, per_theme: int = 3,
+                   services: Sequence[str] = ()) -> pd.DataFrame:
     """Redacted evidence sentences per theme, only for themes above the disclosure threshold.
 
     Sentences are redacted again here: evidence is the one place free text reaches a
@@ -315,7 +319,7 @@ def evidence_table(evidence: pd.DataFrame, sizes: pd.DataFrame, pol: DisclosureP
         {
             "theme": ev["theme_id"].map(label).astype(str).to_numpy(),
             "incident": ev["incident_id"].astype(str).to_numpy(),
-            "excerpt": redact_series(ev["sentence"].astype(str)).map(lambda s: f"“{s.strip()}”").to_numpy(),
+            "excerpt": redact_series(ev["sentence"].astype(str), services).map(lambda s: f"“{s.strip()}”").to_numpy(),
         }
     ).set_index("theme")
 
@@ -493,7 +497,8 @@ def _dates(values: pd.Series) -> pd.Series:
     return pd.to_datetime(values, errors="coerce").dt.strftime("%d %b %Y").fillna("")
 
 
-def actions_table(actions: pd.DataFrame | None, pol: DisclosurePolicy, *, message: str | None = None) -> pd.DataFrame:
+def actions_table(actions: pd.DataFrame | None, pol: DisclosurePolicy, *, message: str | None = None,
+                  services: Sequence[str] = ()) -> pd.DataFrame:
     """Actions with owner, due date, status and effect; free text redacted, counts suppressed."""
     if message:
         return note(message)
@@ -505,7 +510,7 @@ def actions_table(actions: pd.DataFrame | None, pol: DisclosurePolicy, *, messag
     if "theme_label" in actions:
         table["theme"] = actions["theme_label"].astype(str).to_numpy()
     if "description" in actions:
-        table["action"] = redact_series(actions["description"].fillna("").astype(str)).to_numpy()
+        table["action"] = redact_series(actions["description"].fillna("").astype(str), services).to_numpy()
     for col, name in (("owner", "owner"), ("status", "status")):
         if col in actions:
             table[name] = actions[col].fillna("").astype(str).to_numpy()
@@ -570,9 +575,10 @@ def glossary() -> pd.DataFrame:
                         index=pd.Index(list(GLOSSARY), name="word"))
 
 
-def effects_table(effects: pd.DataFrame | None, pol: DisclosurePolicy) -> pd.DataFrame:
+def effects_table(effects: pd.DataFrame | None, pol: DisclosurePolicy,
+                  services: Sequence[str] = ()) -> pd.DataFrame:
     """Each action's before/after rate and effect; rates hidden when their counts are."""
-    base = actions_table(effects, pol)
+    base = actions_table(effects, pol, services=services)
     if effects is None or effects.empty:
         return base
     hide_before = pol.is_hidden(effects.get("events_before", pd.Series(np.nan, index=effects.index)).to_numpy(dtype=float))

@@ -50,6 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="earlier model: matching themes keep its ids, names, merges and retirements",
     )
     p.add_argument("--assignments", metavar="FILE", help="also write the assignments CSV")
+    _add_services(p)
     p.set_defaults(handler=_fit)
 
     p = tsub.add_parser(
@@ -63,6 +64,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_map_argument(p)
     p.add_argument("--themes", metavar="FILE", help="also write the themes table (themes.csv)")
     p.add_argument("--evidence", metavar="FILE", help="also write evidence sentences (CSV)")
+    _add_services(p)
     p.set_defaults(handler=_apply)
 
     p = tsub.add_parser(
@@ -75,7 +77,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--label-column", required=True, metavar="COL", help="the human coding")
     _add_k_seed(p)
     add_map_argument(p)
+    _add_services(p)
     p.set_defaults(handler=_evaluate)
+
+
+def _add_services(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--services",
+        metavar="FILE",
+        help="YAML list of the trust's service names (wards, units, clinics) to keep as they are "
+        "when narratives are redacted (as `sgreview redact --services`)",
+    )
 
 
 def _add_k_seed(p: argparse.ArgumentParser) -> None:
@@ -104,7 +116,9 @@ def _load(args: argparse.Namespace, read_only: tuple[str, ...] = ()) -> tuple[pd
     evaluated), so they skip the free-text check that ``--keep`` columns get.
     """
     from sgreview.redact import redact_incidents
+    from sgreview.services import read_services
 
+    services = read_services(args.services)
     options = load_options(args)
     if read_only:
         options["keep_columns"] = [*options["keep_columns"], *read_only]
@@ -119,7 +133,8 @@ def _load(args: argparse.Namespace, read_only: tuple[str, ...] = ()) -> tuple[pd
         )
     names = result.names
     incidents, _counts = redact_incidents(
-        pd.concat([result.incidents, names], axis=1), name_columns=list(names.columns)
+        pd.concat([result.incidents, names], axis=1), name_columns=list(names.columns),
+        services=list(services),
     )
     return incidents, result
 
@@ -152,6 +167,7 @@ def _fit(args: argparse.Namespace) -> int:
 
 
 def _apply(args: argparse.Namespace) -> int:
+    from sgreview.services import read_services
     from sgreview.themes import apply_themes, load_model, theme_evidence, themes_table
 
     check_outputs([args.out, args.themes, args.evidence],
@@ -159,7 +175,8 @@ def _apply(args: argparse.Namespace) -> int:
     model = load_model(args.model)
     incidents, result = _load(args)
     assignments = apply_themes(model, incidents)
-    evidence = theme_evidence(model, incidents, assignments) if args.evidence else None
+    evidence = (theme_evidence(model, incidents, assignments, services=read_services(args.services))
+                if args.evidence else None)
     table = themes_table(model, assignments, evidence)
     write_csv(assignments, args.out)
     if args.themes:

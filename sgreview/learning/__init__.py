@@ -15,7 +15,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -189,6 +189,7 @@ def learning_summary(
     resources: list[dict] | None = None,
     docx: bool = True,
     precomputed_effects: pd.DataFrame | None = None,
+    services: Sequence[str] = (),
 ) -> LearningResult:
     """The whole learning stage for one case set; writes ``out_dir`` when it is not None.
 
@@ -196,7 +197,8 @@ def learning_summary(
     ``{filter: {theme, locality, start, end}}`` (optionally ``title``). ``assignments`` is
     the whole organisation's themes/assignments.csv frame; ``incidents`` (the validated,
     redacted incidents) supplies narratives, harm and case_ref when the assignments lack
-    them. ``actions`` is a register path or frame (DESIGN.md columns) or None.
+    them. ``actions`` is a register path or frame (DESIGN.md columns) or None. ``services``
+    are the trust's listed service names, kept as they are in excerpts.
     Raises :class:`~sgreview.errors.SgreviewError` subclasses for user-fixable problems
     (:class:`ActionsRegisterError` carries every register problem in ``.problems``).
     """
@@ -222,6 +224,7 @@ def learning_summary(
     briefing = build_briefing(
         name, case, data, themes, evidence, effects, policy=policy,
         practice_themes=practice_themes, title=title or case_set.get("title"), resources=resources,
+        services=services,
     )
     paths = (write_learning(briefing, effects, out_dir, charts=charts, docx=docx, policy=policy)
              if out_dir else {})

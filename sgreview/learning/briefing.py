@@ -316,29 +316,30 @@ def _policy_text(policy: Any) -> str:
 # Evidence
 
 
-def _redactor():
-    from sgreview.redact import contains_identifiers, redact_texts
+def _clean_excerpts(ex: pd.DataFrame, services: Sequence[str] = ()) -> pd.DataFrame:
+    """Redact again and drop any excerpt still holding an identifier: defence in depth.
 
-    return redact_texts, contains_identifiers
-
-
-def _clean_excerpts(ex: pd.DataFrame) -> pd.DataFrame:
-    """Redact again and drop any excerpt still holding an identifier: defence in depth."""
+    ``services`` (the trust's listed service names) are kept by both passes, or the second
+    would tag a listed ward the first redaction kept.
+    """
     if ex.empty:
         return ex
-    redact_texts, contains_identifiers = _redactor()
-    ex = ex.assign(text=redact_texts(ex["text"].astype(str)).text.astype(str).str.strip())
-    flagged = contains_identifiers(ex["text"])
+    from sgreview.redact import redact_texts
+    from sgreview.services import still_identifying
+
+    text = redact_texts(ex["text"].astype(str), services=list(services)).text
+    ex = ex.assign(text=text.astype(str).str.strip())
+    flagged = still_identifying(ex["text"], services)
     return ex[~flagged & (ex["text"].str.len() > 0)]
 
 
 def case_evidence(case: pd.DataFrame, themes: pd.DataFrame, evidence: pd.DataFrame | None,
-                  per_theme: int = EXCERPTS_PER_THEME) -> pd.DataFrame:
+                  per_theme: int = EXCERPTS_PER_THEME, services: Sequence[str] = ()) -> pd.DataFrame:
     """Excerpts (theme_id, incident_id, text) from the case set's own incidents.
 
     Uses the theme model's evidence sentences where they come from case-set incidents;
     otherwise the case-set sentences with most of the theme's top terms. Sentences are
-    exploded and scored in vectorised string operations.
+    exploded and scored in vectorised string operations. ``services`` are kept un-redacted.
     """
     ids = set(case["incident_id"].astype(str))
     parts = []
@@ -371,7 +372,7 @@ def case_evidence(case: pd.DataFrame, themes: pd.DataFrame, evidence: pd.DataFra
     ex = ex.sort_values(["theme_id", "score"], ascending=[True, False], kind="stable")
     # One excerpt per incident per theme, and no sentence quoted twice.
     ex = ex.drop_duplicates(["theme_id", "incident_id"]).drop_duplicates(["theme_id", "text"])
-    ex = _clean_excerpts(ex.groupby("theme_id", sort=False).head(3 * per_theme))
+    ex = _clean_excerpts(ex.groupby("theme_id", sort=False).head(3 * per_theme), services)
     return ex.groupby("theme_id", sort=False).head(per_theme)[["theme_id", "incident_id", "text"]]
 
 
@@ -442,6 +443,7 @@ class _Context:
     themes: pd.DataFrame
     labels: dict[str, str]
     policy: Any
+    services: tuple[str, ...] = ()
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     appendix: list[BriefTable] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
@@ -503,6 +505,7 @@ def build_briefing(
     question_bank: Mapping[str, Any] | None = None,
     title: str | None = None,
     resources: Sequence[Mapping[str, str]] | None = None,
+    services: Sequence[str] = (),
 ) -> Briefing:
     """Build the seven sections for one case set, and the tables behind their numbers.
 
@@ -514,7 +517,8 @@ def build_briefing(
     ``actions_effects`` the output of :func:`~sgreview.learning.actions.action_effects` (None
     when there is no register): only the actions in scope for the case set are used
     (:func:`~sgreview.learning.casesets.actions_in_scope`). ``resources`` are
-    ``{title, url}`` links for section 6 (checked by :func:`check_resources`).
+    ``{title, url}`` links for section 6 (checked by :func:`check_resources`); ``services``
+    the trust's listed service names, kept as they are in excerpts (:mod:`sgreview.services`).
     A case set below the disclosure threshold gets one line in section 1 instead of
     sections 2-5, which would otherwise be all ``*``.
     """
@@ -529,7 +533,7 @@ def build_briefing(
     labels = dict(zip(themes["theme_id"].astype(str), themes["theme_label"].astype(str), strict=False))
     if "theme_label" in org.columns:
         labels = {**dict(zip(org["theme_id"], org["theme_label"].astype(str), strict=True)), **labels}
-    ctx = _Context(case_set_name, case, org, themes, labels, policy)
+    ctx = _Context(case_set_name, case, org, themes, labels, policy, tuple(services))
     bank = question_bank if question_bank is not None else load_question_bank()
     if practice_themes is None:
         practice_themes = default_practice_themes()
@@ -718,7 +722,7 @@ def _incident_excerpts(ctx: _Context, rows: pd.DataFrame) -> pd.Series:
     sents = sents.sort_values(["row", "score", "sentence_no"], ascending=[True, False, True], kind="stable")
     best = sents.drop_duplicates("row")
     ex = _clean_excerpts(pd.DataFrame({"theme_id": best["row"].map(theme_of), "incident_id": best["row"],
-                                       "text": best["sentence"]}))
+                                       "text": best["sentence"]}), ctx.services)
     return ex.set_index("incident_id")["text"]
 
 
@@ -774,7 +778,7 @@ def _key_findings_evidence(ctx: _Context, comp: pd.DataFrame, evidence: pd.DataF
         ex = pd.DataFrame(columns=["theme_id", "incident_id"])
     else:
         allowed = set(comp.loc[comp["examples_allowed"], "theme_id"]) - {UNTHEMED}
-        ex = case_evidence(ctx.case, ctx.themes, evidence)
+        ex = case_evidence(ctx.case, ctx.themes, evidence, services=ctx.services)
         ex = ex[ex["theme_id"].isin(allowed)]
     ctx.tables["evidence_index"] = ex[["theme_id", "incident_id"]].reset_index(drop=True)
 
@@ -839,7 +843,7 @@ def _findings(ctx: _Context, hits: pd.DataFrame) -> Section:
             h = h.merge(sents, on=["row", "sentence_no"])
             h = h[h["sentence"].str.len().between(15, MAX_EXCERPT_CHARS)].drop_duplicates("practice_theme")
             ex = _clean_excerpts(pd.DataFrame({"theme_id": h["practice_theme"], "incident_id": h["row"],
-                                               "text": h["sentence"]}))
+                                               "text": h["sentence"]}), ctx.services)
             quotes = ex.set_index("theme_id")[["incident_id", "text"]].apply(tuple, axis=1)
     rows = []
     for domain, title in SAR_DOMAINS.items():

@@ -15,7 +15,7 @@ import difflib
 import re
 import shutil
 import tempfile
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,6 +122,7 @@ def load_redacted(
     incident_ids: Collection[str] | None = None,
     keep_columns: Collection[str] | None = None,
     earliest_date: dt.date | str | None = EARLIEST_DATE,
+    services: Sequence[str] = (),
 ) -> LoadedData:
     """Load and validate an export, then redact narratives before anything else can see them.
 
@@ -129,6 +130,7 @@ def load_redacted(
     locality report never holds another locality's narratives in memory, let alone on
     screen, and a case set's briefing redacts only the case set. Only contract columns and
     ``keep_columns`` (vetted by content) are loaded; ``earliest_date`` bounds incident dates.
+    ``services`` (the trust's published service names, :mod:`sgreview.services`) are kept.
     """
     from sgreview.redact import redact_incidents
     from sgreview.schema import load_incidents
@@ -143,7 +145,8 @@ def load_redacted(
     if incident_ids is not None:
         incidents = incidents.loc[incidents["incident_id"].isin(list(incident_ids))]
     name_columns = list(result.names.columns)
-    redacted, counts = redact_incidents(incidents, "narrative", name_columns=name_columns)
+    redacted, counts = redact_incidents(incidents, "narrative", name_columns=name_columns,
+                                       services=list(services))
     return LoadedData(
         incidents=redacted.reset_index(drop=True),
         rejects=result.rejects,

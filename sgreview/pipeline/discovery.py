@@ -29,6 +29,7 @@ from sgreview.pipeline.common import (
     write_figure_records,
 )
 from sgreview.schema import UNTHEMED_ID
+from sgreview.services import read_services
 from sgreview.textsafe import md
 
 #: Stability below this is called out: the theme may not reappear on new data.
@@ -72,6 +73,7 @@ def theme_discovery(
     suppression_threshold: int = 7,
     rounding_base: int = 5,
     disclosure: str = "reviewer",
+    services_path: str | Path | None = None,
 ) -> Discovery:
     """Fit themes on the redacted export and write ``themes/`` (model, codebook, tables).
 
@@ -79,7 +81,8 @@ def theme_discovery(
     when given). With ``model_dir`` the saved model is applied unchanged, as a scheduled run
     should: theme ids keep their meaning from run to run; ``codebook_path`` then replaces its
     codebook (analysts' renames, merges and retirements). Either way the model used is saved
-    to ``<output_dir>/themes/model``, so a run folder is self-contained.
+    to ``<output_dir>/themes/model``, so a run folder is self-contained. ``services_path``
+    names the trust's published service names, kept un-redacted (:mod:`sgreview.services`).
     """
     from sgreview.themes import (
         apply_themes,
@@ -91,8 +94,9 @@ def theme_discovery(
     )
 
     policy = views.policy(suppression_threshold, rounding_base, disclosure)
+    services = read_services(services_path)
     loaded = load_redacted(data_path, columns, keep_columns=keep_columns,
-                           earliest_date=earliest_date)
+                           earliest_date=earliest_date, services=services)
     incidents = loaded.incidents
     codebook = resolve_optional(codebook_path)
     if model_dir not in (None, ""):
@@ -108,7 +112,7 @@ def theme_discovery(
     target = out / "model"
     save_model(model, target)
     assignments = apply_themes(model, incidents)
-    evidence = theme_evidence(model, incidents, assignments, n=5)
+    evidence = theme_evidence(model, incidents, assignments, n=5, services=services)
     table = themes_table(model, assignments, evidence)
     frame = assignment_frame(assignments)
     with staged_files(out) as tmp:
@@ -126,7 +130,7 @@ def theme_discovery(
     result = Discovery(
         summary=_summary(table, unthemed, len(incidents), how),
         themes=views.themes_overview(_with_local_note(table, assignments), len(incidents), policy),
-        evidence=views.evidence_table(evidence, table, policy),
+        evidence=views.evidence_table(evidence, table, policy, services=services),
         figure=views.theme_size_figure(table, len(incidents), policy),
         unthemed_share=unthemed,
         model_dir=target,

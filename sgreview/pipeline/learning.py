@@ -28,6 +28,7 @@ from sgreview.pipeline.common import (
     write_figure_records,
 )
 from sgreview.pipeline.discovery import ensure_model
+from sgreview.services import read_services
 from sgreview.textsafe import md
 
 #: An action's effect needs a direction; with none set, a safeguarding action aims to reduce
@@ -94,23 +95,30 @@ def learning_summary(
     rounding_base: int = 5,
     disclosure: str = "reviewer",
     resources: list | None = None,
+    services_path: str | Path | None = None,
 ) -> LearningSummary:
-    """Build and write the 7-minute briefing for one case set under ``learning/<case-set>/``."""
+    """Build and write the 7-minute briefing for one case set under ``learning/<case-set>/``.
+
+    ``services_path`` names the trust's published service names, kept un-redacted in the
+    narratives, excerpts and action descriptions (:mod:`sgreview.services`).
+    """
     from sgreview import learning
     from sgreview.themes import load_model, theme_evidence
 
     spec = case_set_spec(case_ref, case_incident_ids, case_filter)
     name = case_set or case_ref or "case-set"
     policy = views.policy(suppression_threshold, rounding_base, disclosure)
+    services = read_services(services_path)
     ensure_model(data_path, output_dir, model_dir=model_dir, columns=columns, seed=seed)
     assignments = read_assignments(output_dir)
     themes = read_themes_table(output_dir)
     case = learning.select_case_set(assignments, themes=themes, name=name, **spec)
     incidents = load_redacted(data_path, columns, incident_ids=case["incident_id"],
-                              earliest_date=earliest_date).incidents
+                              earliest_date=earliest_date, services=services).incidents
     model = load_model(model_path(output_dir, model_dir))
     evidence = theme_evidence(
-        model, incidents, assignments.loc[assignments["incident_id"].isin(incidents["incident_id"])], n=3
+        model, incidents, assignments.loc[assignments["incident_id"].isin(incidents["incident_id"])], n=3,
+        services=services,
     )
     denominators = None
     found = resolve_optional(denominators_path)
@@ -137,6 +145,7 @@ def learning_summary(
         denominators=denominators, denominator_unit=denominator_unit if denominators is not None else None,
         policy=policy, period=period, improvement_direction=direction, precomputed_effects=shared,
         resources=[dict(r) if isinstance(r, dict) else r.model_dump() for r in resources or []],
+        services=services,
     )
     effects = result.effects
     if effects is not None and "description" not in effects and actions_path:
@@ -146,7 +155,7 @@ def learning_summary(
         name=name,
         summary=_summary(name, result, policy, direction),
         briefing=re.sub(r"^(#+) ", r"#\1 ", result.briefing.to_markdown(), flags=re.MULTILINE),
-        effects=views.effects_table(effects, policy),
+        effects=views.effects_table(effects, policy, services),
         figures=_effect_figures(result.paths.get("tables/effect_chart.csv"), effects, policy, direction),
         folder=folder,
         paths=result.paths,

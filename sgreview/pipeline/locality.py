@@ -33,6 +33,7 @@ from sgreview.pipeline.common import (
 )
 from sgreview.pipeline.discovery import ensure_model
 from sgreview.schema import UNTHEMED_ID
+from sgreview.services import read_services
 from sgreview.textsafe import md
 
 #: Themes charted in the locality's trend panel (its largest, by count).
@@ -147,12 +148,15 @@ def locality_review(
     suppression_threshold: int = 7,
     rounding_base: int = 5,
     disclosure: str = "reviewer",
+    services_path: str | Path | None = None,
 ) -> LocalityReview:
     """Build one locality's report from the run's saved assignments and model.
 
     Writes ``localities/<slug>/``: ``profile.csv`` (theme counts and shares against all other
     localities combined), ``funnel.csv`` (this locality's rows), ``spc.csv`` (its trends) and
     ``actions.csv`` (its actions and their effects), all analyst-facing and unsuppressed.
+    ``services_path`` names the trust's published service names, kept un-redacted in
+    excerpts and action descriptions (:mod:`sgreview.services`).
     """
     from sgreview import plots
     from sgreview.funnel import funnel_table
@@ -198,9 +202,12 @@ def locality_review(
     spc = spc.loc[spc["locality"] == locality].reset_index(drop=True)
     signals = special_cause_summary(spc)
 
-    loaded = load_redacted(data_path, columns, locality=locality, earliest_date=earliest_date)
+    services = read_services(services_path)
+    loaded = load_redacted(data_path, columns, locality=locality, earliest_date=earliest_date,
+                           services=services)
     incidents = loaded.incidents.loc[loaded.incidents["incident_id"].isin(local["incident_id"])]
-    evidence = theme_evidence(model, incidents, local.loc[local["incident_id"].isin(incidents["incident_id"])], n=3)
+    evidence = theme_evidence(model, incidents, local.loc[local["incident_id"].isin(incidents["incident_id"])], n=3,
+                              services=services)
     practice = practice_profile(incidents["narrative"])
 
     actions, actions_note = _locality_actions(actions_path, locality, output_dir, period,
@@ -229,9 +236,9 @@ def locality_review(
             improvement_direction=improvement_direction, policy=policy, ncols=3,
         ),
         signals=views.signals_table(signals, policy),
-        evidence=views.evidence_table(evidence, sizes, policy),
+        evidence=views.evidence_table(evidence, sizes, policy, services=services),
         learning_points=views.practice_table(practice, policy),
-        actions=views.actions_table(actions, policy, message=actions_note),
+        actions=views.actions_table(actions, policy, message=actions_note, services=services),
         paths=paths,
     )
     write_figure_records(out, [result.figure_profile, result.figure_trends])

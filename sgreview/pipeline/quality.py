@@ -22,6 +22,7 @@ from sgreview.pipeline.common import (
     staged_files,
     write_figure_records,
 )
+from sgreview.services import read_services
 from sgreview.textsafe import md
 
 #: Fields whose completeness matters for a review (DESIGN.md's optional columns).
@@ -79,15 +80,18 @@ def data_quality(
     suppression_threshold: int = 7,
     rounding_base: int = 5,
     disclosure: str = "reviewer",
+    services_path: str | Path | None = None,
 ) -> DataQuality:
     """Load, validate and redact the export; write ``data_quality/`` and return the report parts.
 
     Writes ``reconciliation.json`` (DESIGN.md), ``rejects.csv`` (values redacted: a rejected
     row's text can still hold identifiers), ``completeness.csv`` and ``redaction.json``
-    (counts by identifier type, never values).
+    (counts by identifier type, never values). ``services_path`` names the trust's published
+    service names, kept un-redacted (:mod:`sgreview.services`).
     """
     policy = views.policy(suppression_threshold, rounding_base, disclosure)
-    loaded = load_redacted(data_path, columns, earliest_date=earliest_date)
+    services = read_services(services_path)
+    loaded = load_redacted(data_path, columns, earliest_date=earliest_date, services=services)
     rec = loaded.reconciliation
     out = stage_dir(output_dir, QUALITY_DIR)
 
@@ -95,7 +99,7 @@ def data_quality(
     rejects = loaded.rejects.copy()
     for col in ("value", "detail"):
         if col in rejects and len(rejects):
-            rejects[col] = views.redact_series(rejects[col].fillna("").astype(str))
+            rejects[col] = views.redact_series(rejects[col].fillna("").astype(str), services)
     with staged_files(out) as tmp:
         write_json(rec, tmp / "reconciliation.json")
         write_csv(rejects, tmp / "rejects.csv")

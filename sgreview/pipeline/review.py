@@ -46,7 +46,7 @@ LEARNING_NB = "05_learning_summary.ipynb"
 #: Keys only the whole-review config has; never injected into a notebook.
 REVIEW_ONLY = ("localities", "case_sets")
 #: Input files recorded (path, sha256, rows) in the manifest.
-INPUT_KEYS = ("data_path", "denominators_path", "actions_path", "codebook_path")
+INPUT_KEYS = ("data_path", "denominators_path", "actions_path", "codebook_path", "services_path")
 
 
 @dataclass

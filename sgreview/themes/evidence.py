@@ -11,6 +11,8 @@ report.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 from sklearn.preprocessing import normalize
@@ -24,16 +26,21 @@ CANDIDATES = 40
 MIN_WORDS, MAX_WORDS = 6, 60
 
 
-def _identifier_check(sentences: pd.Series) -> pd.Series:
-    from sgreview.redact import contains_identifiers
+def _identifier_check(sentences: pd.Series, services: Sequence[str] = ()) -> pd.Series:
+    from sgreview.services import still_identifying
 
-    return contains_identifiers(sentences).astype(bool)
+    return still_identifying(sentences, services)
 
 
 def theme_evidence(
-    model: ThemeModel, incidents: pd.DataFrame, assignments: pd.DataFrame, n: int = 5
+    model: ThemeModel, incidents: pd.DataFrame, assignments: pd.DataFrame, n: int = 5,
+    services: Sequence[str] = (),
 ) -> pd.DataFrame:
-    """Up to ``n`` evidence sentences per theme: theme_id, incident_id, locality, sentence, score."""
+    """Up to ``n`` evidence sentences per theme: theme_id, incident_id, locality, sentence, score.
+
+    ``services`` are the trust's listed service names: a sentence naming one is not dropped
+    as if it held an identifier.
+    """
     columns = ["theme_id", "incident_id", "locality", "sentence", "score"]
     if len(assignments) == 0 or n <= 0 or "narrative" not in incidents:
         return pd.DataFrame(columns=columns)
@@ -62,7 +69,7 @@ def theme_evidence(
     s = s.loc[words.between(MIN_WORDS, MAX_WORDS) & (tags <= words / 4)]
     if s.empty:
         return pd.DataFrame(columns=columns)
-    s = s.loc[~_identifier_check(s["sentence"]).to_numpy()]
+    s = s.loc[~_identifier_check(s["sentence"], services).to_numpy()]
     if s.empty:
         return pd.DataFrame(columns=columns)
 
