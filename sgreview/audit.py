@@ -10,9 +10,13 @@ the run folder, and checks every **reviewer** file (:mod:`sgreview.audience`):
   tables, reviewer CSVs). Count columns are recognised by their header ("incidents",
   "count", "events", "n" ...); columns whose header says "organisation" hold
   whole-organisation totals, which DOMAIN.md exempts.
-* ``percentage_reveals_count``: a percentage beside a suppressed count, or percentages in
-  one column that do not follow the rounded counts beside them (then an exact count could
-  be recovered from the percentage and the total).
+* ``percentage_reveals_count``: in tables, every share column is checked against every
+  count column of the same table, wherever it sits (:func:`share_findings`): a share shown
+  where the count it is a share of (found from the numbers: one common total, or the ratio
+  of two count columns in the row) is suppressed, or shares that do not follow the rounded
+  counts (then an exact count could be recovered from the share and the total). In running
+  text, "N (P%)", "N of M (P%)" and "P% (N of M)" with N suppressed or from 1 to the
+  threshold, or P of M meaning such a count (:func:`sentence_findings`).
 * ``small_count_chart``: a figure whose record (``figures.json``, written by every stage
   beside its report) says it plotted a count from 1 to the threshold at its true value.
 * ``identifier``: an NHS number, postcode, phone number, email, NI number or date of birth
@@ -47,10 +51,14 @@ from sgreview.services import services_from_manifest
 #: Header words that make a column a count column.
 COUNT_HEADERS = re.compile(
     r"^(?:n|count|counts|events|incidents|rows|size|latest count|typical count.*|"
-    r"incidents .*|.* incidents|number of .*|.* count)$",
+    r"incidents .*|.* incidents|number of .*|.* count|referrals|.* referrals|most incidents .*|"
+    r"reported after .*|no person key)$",
     re.IGNORECASE,
 )
 PERCENT_HEADERS = re.compile(r"share|percent|%", re.IGNORECASE)
+#: Headers with a percent sign that are not shares of a count.
+NOT_SHARE_HEADERS = re.compile(r"limit|interval|\bci\b|confidence|percentile|likely|range|per 1,?000",
+                               re.IGNORECASE)
 #: Whole-organisation totals are exempt from suppression (DOMAIN.md).
 EXEMPT_HEADERS = re.compile(r"organisation|whole", re.IGNORECASE)
 
@@ -213,44 +221,189 @@ def count_columns(frame: pd.DataFrame) -> list[str]:
     return out
 
 
-def table_findings(frame: pd.DataFrame, threshold: int, symbol: str = "*") -> list[str]:
-    """Small counts in count columns, and percentages that give a count back."""
+def share_columns(frame: pd.DataFrame) -> list[str]:
+    """Columns holding percentages of a count: "share ...", "% ...", "percent ...", but not
+    limits, intervals or percentiles (a "95% limits" or "90th percentile" column is no
+    share), and not whole-organisation shares (DOMAIN.md exempts organisation figures)."""
+    counts = set(count_columns(frame))
     out = []
-    cols = list(frame.columns)
+    for c in frame.columns:
+        words = str(c).replace("_", " ").strip()
+        if (c not in counts and PERCENT_HEADERS.search(words) and not NOT_SHARE_HEADERS.search(words)
+                and not EXEMPT_HEADERS.search(words)):
+            out.append(c)
+    return out
+
+
+def table_findings(frame: pd.DataFrame, threshold: int, symbol: str = "*") -> list[str]:
+    """Small counts in count columns, and percentages that give a count back.
+
+    Every share column is checked against every count column of the same table, not only the
+    one beside it (a table "theme | n | share of locality | n others | % others" has two
+    pairs): see :func:`share_findings`.
+    """
+    out = []
     for col in count_columns(frame):
         values = frame[col].map(_number)
         is_pct = frame[col].astype(str).str.contains("%", regex=False)
         small = values.map(lambda v: v is not None and float(v).is_integer() and 1 <= v <= threshold) & ~is_pct
         for i in np.flatnonzero(small.to_numpy()):
             out.append(("small_count", f"column '{col}' shows {frame[col].iloc[i]} (row {i + 1})"))
-        j = cols.index(col) + 1
-        if j < len(cols) and PERCENT_HEADERS.search(str(cols[j])):
-            out.extend(_percent_findings(frame[col], frame[cols[j]], col, cols[j], symbol))
-    return out
+    return out + share_findings(frame, symbol)
 
 
-def _percent_findings(counts: pd.Series, pcts: pd.Series, ccol: str, pcol: str, symbol: str) -> list:
+def _numbers(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Values of a column as floats (NaN where not a number) and each one's display half-width."""
+    text = column.astype(str)
+    values = np.array([np.nan if (v := _number(t)) is None else v for t in text], dtype=float)
+    half = np.array([0.5 * 10 ** -_decimals(t) for t in text], dtype=float)
+    return values, half
+
+
+def _common_denominator(c: np.ndarray, p: np.ndarray, half: np.ndarray) -> tuple[int, bool]:
+    """Rows used, and whether one denominator D explains every ``p = 100 c / D`` there.
+
+    Percentages from rounded counts over one rounded denominator imply the same D for every
+    row (count / share, within display precision); an exact-count percentage does not.
+    """
+    use = np.isfinite(c) & np.isfinite(p) & (c > 0) & (p > 0)
+    if not use.any():
+        return 0, True
+    lo = np.max(100 * c[use] / (p[use] + half[use]))
+    hi = np.min(100 * c[use] / np.maximum(p[use] - half[use], 1e-9))
+    return int(use.sum()), bool(lo <= hi * (1 + 1e-9))
+
+
+#: A share column is read as another count column's share of a common total only on this
+#: many rows that agree (two rows can agree by chance; beside its count, two are enough).
+MIN_ROWS_RELATED = 3
+#: A share is read as ``numerator / denominator`` of two count columns in the same row when
+#: it equals that ratio (within display precision) on at least this many rows ...
+MIN_ROWS_RATIO = 2
+#: ... and on at least this share of the rows where all three are shown.
+MIN_SHARE_RATIO = 0.8
+
+
+def share_findings(frame: pd.DataFrame, symbol: str = "*") -> list[tuple[str, str]]:
+    """Percentages that give back a count the table hides, or an exact count it rounds.
+
+    For each share column, the count columns it was computed from are found from the
+    numbers themselves, wherever they sit in the table:
+
+    * the count right before it (the layout the views use): a share shown beside a
+      suppressed count, or shares that do not follow the rounded counts, are findings;
+    * any count column whose shares imply one common total on at least
+      :data:`MIN_ROWS_RELATED` rows ("share of locality" for "n" two columns away): a share
+      shown where that count is suppressed gives it back (share x total);
+    * any two count columns whose ratio it is, row by row ("share with a referral" =
+      referrals / incidents): a share shown where either is suppressed gives it back, and a
+      share that does not equal the rounded ratio in a row came from exact counts.
+
+    One finding per share cell.
+    """
+    cols = list(frame.columns)
+    counts = count_columns(frame)
+    parsed = {c: _numbers(frame[c])[0] for c in counts}
+    hidden = {c: (frame[c].astype(str).str.strip() == symbol).to_numpy() for c in counts}
+    found: dict[tuple[str, int], str] = {}
+    column_level: list[tuple[str, str]] = []
+
+    def flag(pcol: str, rows: np.ndarray, why: str) -> None:
+        for i in np.flatnonzero(rows):
+            found.setdefault((pcol, int(i)), f"'{pcol}' shows {frame[pcol].iloc[i]} {why} (row {i + 1})")
+
+    for pcol in share_columns(frame):
+        p, half = _numbers(frame[pcol])
+        shown = np.isfinite(p)
+        for ccol in counts:
+            adjacent = cols.index(ccol) + 1 == cols.index(pcol)
+            used, common = _common_denominator(parsed[ccol], p, half)
+            if adjacent:
+                flag(pcol, hidden[ccol] & shown, f"beside a suppressed '{ccol}'")
+                if used >= 2 and not common:
+                    column_level.append((pcol, f"'{pcol}' does not follow the rounded '{ccol}': an "
+                                               "exact count can be recovered"))
+            elif used >= MIN_ROWS_RELATED and common:
+                flag(pcol, hidden[ccol] & shown & (p > 0),
+                     f"where '{ccol}', whose share of one total it is, is suppressed")
+        for num in counts:
+            for den in counts:
+                if num == den:
+                    continue
+                n, d = parsed[num], parsed[den]
+                rows = shown & np.isfinite(n) & np.isfinite(d) & (d > 0) & (n > 0) & (p > 0)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    match = rows & (np.abs(p - 100 * n / d) <= half + 1e-9)
+                if match.sum() < MIN_ROWS_RATIO or match.sum() < MIN_SHARE_RATIO * rows.sum():
+                    continue
+                flag(pcol, (hidden[num] | hidden[den]) & shown & (p > 0),
+                     f"where '{num}' or '{den}', whose ratio it is, is suppressed")
+                flag(pcol, rows & ~match,
+                     f"which is not the rounded '{num}' over the rounded '{den}': an exact count "
+                     "can be recovered")
+    out = [("percentage_reveals_count", detail) for detail in found.values()]
+    return out + [("percentage_reveals_count", detail) for _, detail in column_level]
+
+
+#: A count in a sentence: a number, "about N", or hidden ("*", "fewer than N").
+_TEXT_COUNT = r"(?:\*|fewer than [\d,]+|about [\d,]+|[\d,]*\d)"
+_TEXT_PCT = r"\d+(?:\.\d+)?"
+#: "N (P%)", "N of M (P%)" and "P% (N of M)" in running text.
+_SENTENCE_SHARES = (
+    re.compile(rf"(?<![\w.,*])(?P<n>{_TEXT_COUNT}) (?:(?:out )?of (?P<m>{_TEXT_COUNT}) )?"
+               rf"\((?P<p>{_TEXT_PCT})%\)"),
+    re.compile(rf"(?<![\w.,])(?P<p>{_TEXT_PCT})% \((?P<n>{_TEXT_COUNT}) (?:out )?of "
+               rf"(?P<m>{_TEXT_COUNT})(?: [a-z][a-z ]{{0,40}})?\)"),
+)
+_TABLE_BLOCK = re.compile(r"<table\b.*?</table>", re.IGNORECASE | re.DOTALL)
+_SENTENCE_END = re.compile(r"[.!?;\n]\s")
+
+
+def _text_count(text: str, symbol: str = "*") -> float | None:
+    """A sentence count as a number; NaN when hidden; None when not a count."""
+    t = text.strip()
+    if t == symbol or t.startswith("fewer than"):
+        return float("nan")
+    return _number(t.removeprefix("about "))
+
+
+def sentence_findings(text: str, threshold: int, symbol: str = "*") -> list[tuple[str, str]]:
+    """Percentages in running text that reveal a small or suppressed count.
+
+    Reads "N (P%)", "N of M (P%)" and "P% (N of M)": a percentage beside a hidden count
+    ("fewer than 8 (3%)"), beside a count from 1 to the threshold, one that with its total M
+    can only mean a count from 1 to the threshold, or one that is not the rounded N over M
+    (then it came from an exact count). Sentences about whole-organisation figures are exempt
+    (DOMAIN.md).
+    """
     out = []
-    hidden = counts.astype(str).str.strip() == symbol
-    shown_pct = pcts.map(_number)
-    for i in np.flatnonzero(hidden.to_numpy() & shown_pct.notna().to_numpy()):
-        out.append(("percentage_reveals_count",
-                    f"'{pcol}' shows {pcts.iloc[i]} beside a suppressed '{ccol}' (row {i + 1})"))
-    # Percentages from rounded counts over one denominator imply one denominator for every
-    # row (count / share); an exact-count percentage does not, within display precision.
-    lo, hi = 0.0, np.inf
-    used = 0
-    for c_text, p_text in zip(counts, pcts, strict=True):
-        c, p = _number(c_text), _number(p_text)
-        if c is None or p is None or c <= 0 or p <= 0:
-            continue
-        half = 0.5 * 10 ** -_decimals(p_text)
-        lo = max(lo, 100 * c / (p + half))
-        hi = min(hi, 100 * c / max(p - half, 1e-9))
-        used += 1
-    if used >= 2 and lo > hi * (1 + 1e-9):
-        out.append(("percentage_reveals_count",
-                    f"'{pcol}' does not follow the rounded '{ccol}': an exact count can be recovered"))
+    for pattern in _SENTENCE_SHARES:
+        for m in pattern.finditer(text):
+            start = max((e.end() for e in _SENTENCE_END.finditer(text, 0, m.start())), default=0)
+            stop = _SENTENCE_END.search(text, m.end())
+            sentence = text[start: stop.start() if stop else len(text)]
+            if EXEMPT_HEADERS.search(sentence):
+                continue
+            n, p = _text_count(m.group("n"), symbol), float(m.group("p"))
+            total = _text_count(m.group("m"), symbol) if m.group("m") else None
+            shown = " ".join(m.group(0).split())
+            half = 0.5 * 10 ** -_decimals(m.group("p"))
+            why = None
+            if p > 0 and n is not None and np.isnan(n):
+                why = "a percentage beside a suppressed count"
+            elif p > 0 and total is not None and np.isnan(total):
+                why = "a percentage of a suppressed total"
+            elif n is not None and float(n).is_integer() and 1 <= n <= threshold:
+                why = f"a percentage beside a count of {threshold} or fewer"
+            elif total is not None and total > 0 and p > 0:
+                lo, hi = (p - half) * total / 100, (p + half) * total / 100
+                if lo >= 0.5 and hi < threshold + 0.5:
+                    why = f"the percentage of {m.group('m')} means a count of {threshold} or fewer"
+                elif n is not None and not lo - 1e-9 <= n <= hi + 1e-9:
+                    why = "the percentage is not the rounded count over its total: an exact count " \
+                          "can be recovered"
+            if why:
+                out.append(("percentage_reveals_count", f"“{shown}”: {why}"))
     return out
 
 
@@ -395,6 +548,7 @@ def _file_findings(path: Path, rel: PurePosixPath, threshold: int, weakened: boo
         if not weakened:
             for frame in html_tables(text):
                 out.extend(table_findings(frame, threshold))
+            out.extend(sentence_findings(html_text(_TABLE_BLOCK.sub(" ", text)), threshold))
         return out + identifier_findings(visible, services)
     if suffix == ".csv":
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
@@ -403,7 +557,9 @@ def _file_findings(path: Path, rel: PurePosixPath, threshold: int, weakened: boo
         return out + identifier_findings("\n;\n".join(frame.astype(str).to_numpy().ravel()), services)
     if suffix == ".md":
         text = path.read_text(encoding="utf-8", errors="replace")
-        return identifier_findings(text, services)
+        prose = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("|"))
+        out = [] if weakened else sentence_findings(prose, threshold)
+        return out + identifier_findings(text, services)
     if suffix == ".docx":
         return identifier_findings(docx_text(path), services)
     return []

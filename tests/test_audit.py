@@ -196,3 +196,82 @@ def test_manifest_records_the_audience_of_every_file_and_the_policy(tmp_path: Pa
     assert set(manifest["files"].values()) == {REVIEWER, ANALYST}
     assert manifest["files"]["manifest.json"] == ANALYST
     assert manifest["disclosure"]["weakened"] and manifest["disclosure"]["banner"] == BANNER
+
+
+# --- the percentage rule, generalised: every share column against every count column --------
+
+
+def _profile(share_here: list[str], referrals: list[str] | None = None) -> pd.DataFrame:
+    """A locality profile laid out shares first: no share sits beside its own count."""
+    frame = pd.DataFrame(
+        {"share here": share_here, "% others": ["30%", "20%", "10%", "15%"],
+         "incidents": ["40", "30", "25", "*"], "incidents others": ["300", "200", "100", "150"]},
+        index=pd.Index(["Self-harm", "Falls", "Absconding", "Fire setting"], name="theme"))
+    return frame
+
+
+def test_a_share_away_from_its_count_still_cannot_show_a_suppressed_count(tmp_path: Path) -> None:
+    # "share here" is incidents / 100 two columns away: 5% where incidents is * gives back 5.
+    run = make_run(tmp_path, html=_table_html(_profile(["40%", "30%", "25%", "5%"])))
+    findings = audit_run(run).findings
+    assert [f.rule for f in findings] == ["percentage_reveals_count"]
+    assert "'share here' shows 5%" in findings[0].detail and "'incidents'" in findings[0].detail
+    assert "row 4" in findings[0].detail
+
+
+def test_a_correctly_gated_table_with_shares_away_from_their_counts_passes(tmp_path: Path) -> None:
+    frame = _profile(["40%", "30%", "25%", "*"])
+    assert table_findings(frame, 7) == []
+    assert audit_run(make_run(tmp_path, html=_table_html(frame))).clean
+
+
+def test_a_share_of_two_other_columns_must_follow_their_rounded_counts(tmp_path: Path) -> None:
+    # "share with a referral" = referrals / incidents in each row, wherever the columns sit.
+    good = pd.DataFrame({"share with a referral": ["25.0%", "50.0%", "20.0%", "37.5%", "*"],
+                         "incidents": ["40", "60", "100", "80", "50"],
+                         "referrals": ["10", "30", "20", "30", "*"]})
+    assert table_findings(good, 7) == []
+    # Row 5: 12 of 48 (25.0%) shown beside the rounded 10 of 50 (which would be 20.0%).
+    exact = good.assign(**{"share with a referral": ["25.0%", "50.0%", "20.0%", "37.5%", "25.0%"],
+                           "referrals": ["10", "30", "20", "30", "10"]})
+    found = table_findings(exact, 7)
+    assert [r for r, _ in found] == ["percentage_reveals_count"]
+    assert "row 5" in found[0][1] and "not the rounded 'referrals'" in found[0][1]
+    # Row 5 again: the share shown where the referrals are hidden gives them back.
+    hidden = good.assign(**{"share with a referral": ["25.0%", "50.0%", "20.0%", "37.5%", "8.0%"]})
+    found = table_findings(hidden, 7)
+    assert len(found) == 1 and "suppressed" in found[0][1]
+    run = make_run(tmp_path, csv=hidden)
+    assert rules(run) == ["percentage_reveals_count"]  # reviewer CSVs too
+
+
+def test_limits_and_percentile_columns_are_not_shares() -> None:
+    frame = pd.DataFrame({"incidents": ["40", "30", "*"], "95% limits": ["1.0 to 2.0"] * 3,
+                          "90th percentile": ["3", "4", "5"]})
+    assert table_findings(frame, 7) == []
+
+
+@pytest.mark.parametrize("sentence", [
+    "Falls were reported in fewer than 8 (3%) of the incidents.",
+    "Falls: 3% (* of 120 incidents).",
+    "Absconding: 5 (4%) of its incidents.",
+    "Absconding: 5% (about 10 of 120) of its incidents.",  # 5% of 120 is 6
+    "Self-harm: 27% (10 of 30) of the case set.",  # 27% of 30 is 8, not the rounded 10
+])
+def test_a_percentage_in_a_sentence_that_reveals_a_count_is_caught(tmp_path: Path, sentence: str) -> None:
+    page = f"<html><body><p>{sentence}</p>{_clean_frame().to_html()}</body></html>"
+    findings = audit_run(make_run(tmp_path, html=page)).findings
+    assert [f.rule for f in findings] == ["percentage_reveals_count"], [str(f) for f in findings]
+    md = audit_run(make_run(tmp_path / "md", md=f"# Briefing\n\n{sentence}\n")).findings
+    assert [f.rule for f in md] == ["percentage_reveals_count"]
+
+
+@pytest.mark.parametrize("sentence", [
+    "Self-harm: 33% (10 of 30) of the case set.",
+    "Self-harm: about 15 (12%) of its incidents.",
+    "Of the rows read, 3 (0.1%) were rejected across the whole organisation.",
+    "The rate ratio was 0.30 (97.5% likely range 0.1 to 0.9).",
+])
+def test_sentences_with_gated_or_whole_organisation_percentages_pass(tmp_path: Path, sentence: str) -> None:
+    page = f"<html><body><p>{sentence}</p></body></html>"
+    assert audit_run(make_run(tmp_path, html=page)).clean
