@@ -51,7 +51,8 @@ MEANINGS: dict[str, str] = {
                      "hospitals, clinics), e.g. `[Mary Seacole Ward, Oakwood Unit]` or "
                      "`services: [...]`. Redaction keeps these names as they are in every report "
                      "and excerpt; any other care-home, house or street name still becomes "
-                     "`[ADDRESS]`. A file that is missing or not a YAML list stops the run "
+                     "`[ADDRESS]`; a kept ward column of these names is not refused as "
+                     "identifiers. A file that is missing or not a YAML list stops the run "
                      "before it starts (exit 2). The manifest records its path, hash and size.",
     "k": "Number of themes, or `auto` to choose it from the data.",
     "seed": "Random seed: the same data, parameters and seed give the same themes.",

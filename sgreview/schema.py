@@ -160,6 +160,7 @@ def load_incidents(
     earliest_date: date | str | None = EARLIEST_DATE,
     name_columns: Sequence[str] = (),
     vet_kept: bool = True,
+    services: Sequence[str] = (),
 ) -> LoadResult:
     """Read and validate an incident export. The input file is only ever read.
 
@@ -168,13 +169,15 @@ def load_incidents(
     False skips that check, for a column that is only read, never written, such as a human
     coding being evaluated). ``earliest_date`` is the first plausible incident date: earlier
     ones are rejected as ``implausible_date``. ``name_columns`` (beyond the recognised
-    :data:`NAME_COLUMNS`) are read only to redact those names from narratives.
+    :data:`NAME_COLUMNS`) are read only to redact those names from narratives. ``services``
+    (the trust's listed service names, :mod:`sgreview.services`) are not identifiers when a
+    kept column (a ward column) is checked.
     """
     path_text = str(path)
     wanted = _wanted(columns, keep_columns, name_columns, path_text)
     table = read_table(path, select=wanted)
     return _validate(table, columns, today, keep_columns=keep_columns, earliest_date=earliest_date,
-                     name_columns=name_columns, vet_kept=vet_kept)
+                     name_columns=name_columns, vet_kept=vet_kept, services=services)
 
 
 def _wanted(columns: Mapping[str, str] | None, keep_columns: Sequence[str],
@@ -285,6 +288,7 @@ def _validate(
     earliest_date: date | str | None = EARLIEST_DATE,
     name_columns: Sequence[str] = (),
     vet_kept: bool = True,
+    services: Sequence[str] = (),
 ) -> LoadResult:
     path = str(table.path)
     rename = resolve_columns(list(table.data.columns), columns, path)
@@ -389,7 +393,7 @@ def _validate(
     ordered += [c for c in acc.columns if c not in ordered and c != "source_row"] + ["source_row"]
     acc = acc[ordered]
     if kept and vet_kept:
-        vet_kept_columns(acc, kept, path)
+        vet_kept_columns(acc, kept, path, services=services)
 
     by_reason = rejects["reason"].value_counts().sort_index()
     reconciliation = {
@@ -422,14 +426,16 @@ DISTINCT_MIN_VALUES = 20
 DISTINCT_SHARE = 0.9
 
 
-def vet_kept_columns(frame: pd.DataFrame, columns: Sequence[str], path: str = "<frame>") -> None:
+def vet_kept_columns(frame: pd.DataFrame, columns: Sequence[str], path: str = "<frame>",
+                     *, services: Sequence[str] = ()) -> None:
     """Refuse (exit 2) a kept column that holds free text or identifiers, judged by content.
 
     Why by content: a column's name says nothing reliable ("Notes2", "Field 17"), and one
     unredacted free-text or identifier column in ``assignments.csv`` is a data breach.
     A category column (ward, shift, incident subtype) passes: short values, many repeats.
+    Names in ``services`` (the trust's listed wards and units) are not identifiers.
     """
-    from sgreview.redact import contains_identifiers
+    from sgreview.services import still_identifying
 
     for col in columns:
         values = frame[col].astype("string").str.strip()
@@ -439,7 +445,7 @@ def vet_kept_columns(frame: pd.DataFrame, columns: Sequence[str], path: str = "<
         words = values.str.count(r"\S+").median()
         chars = values.str.len().median()
         sample = values.sample(min(len(values), 2000), random_state=0) if len(values) > 2000 else values
-        idents = float(contains_identifiers(sample).mean())
+        idents = float(still_identifying(sample.astype(object), services).mean())
         distinct = values.nunique() / len(values)
         why = None
         if words >= FREE_TEXT_WORDS or chars >= FREE_TEXT_CHARS:

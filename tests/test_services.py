@@ -193,3 +193,16 @@ def test_every_report_that_redacts_text_receives_the_service_list(tmp_path, expo
     assert got["01_data_quality"] == got["02_theme_discovery"] == expected
     assert got["03_locality_review"] == got["05_learning_summary"] == expected
     assert params["services_path"] == expected
+
+
+def test_a_kept_ward_column_of_listed_services_is_not_refused_as_identifiers(tmp_path, export_with_places):
+    from sgreview.schema import load_incidents
+
+    frame = pd.read_csv(export_with_places)
+    frame["ward_name"] = ["Cedar Lodge", "Amara Ward"] * (len(frame) // 2) + ["Cedar Lodge"] * (len(frame) % 2)
+    data = tmp_path / "wards.csv"
+    frame.to_csv(data, index=False)
+    with pytest.raises(ParameterError, match="ward_name"):
+        load_incidents(data, keep_columns=["ward_name"])
+    kept = load_incidents(data, keep_columns=["ward_name"], services=SERVICES).incidents
+    assert set(kept["ward_name"]) == set(SERVICES)

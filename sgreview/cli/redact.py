@@ -89,7 +89,8 @@ def write_table(df: pd.DataFrame, path: Path) -> Path:
 def _redact(args: argparse.Namespace) -> int:
     out = _check_out(args)
     services = load_service_names(args.services) if args.services else []
-    result = load_incidents(args.data, name_columns=args.name_column, **load_options(args))
+    result = load_incidents(args.data, name_columns=args.name_column, services=services,
+                            **load_options(args))
     names = result.names
     redacted, counts = redact_incidents(
         pd.concat([result.incidents, names], axis=1), column="narrative",

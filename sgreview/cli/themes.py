@@ -123,7 +123,7 @@ def _load(args: argparse.Namespace, read_only: tuple[str, ...] = ()) -> tuple[pd
     if read_only:
         options["keep_columns"] = [*options["keep_columns"], *read_only]
         options["vet_kept"] = not read_only
-    result = load_incidents(args.data, **options)
+    result = load_incidents(args.data, services=list(services), **options)
     rec = result.reconciliation
     if rec.get("rows_rejected"):
         reasons = ", ".join(f"{r}: {c}" for r, c in rec.get("by_reason", {}).items())

@@ -136,7 +136,8 @@ def load_redacted(
     from sgreview.schema import load_incidents
 
     result = load_incidents(Path(data_path), dict(columns) if columns else None,
-                            keep_columns=list(keep_columns or ()), earliest_date=earliest_date)
+                            keep_columns=list(keep_columns or ()), earliest_date=earliest_date,
+                            services=list(services))
     # Name columns are read only to redact those names from the same row's narrative.
     incidents = pd.concat([result.incidents, result.names], axis=1)
     if locality is not None:

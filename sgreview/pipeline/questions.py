@@ -215,7 +215,8 @@ def core_questions(
 
 def _repeats_view(rep: pd.DataFrame, by: str, pol) -> pd.DataFrame:
     # Shares first: each row has its own denominator, so a share never sits right after a
-    # count column it was not computed from (the disclosure audit reads adjacent columns).
+    # count column it was not computed from (the disclosure audit reads a share beside a count
+    # as that count's share; it finds the counts of a share elsewhere from the numbers).
     return pd.DataFrame({
         "share of keyed incidents from people with 2 or more": views._percent(
             rep["incidents_from_repeat_people"], rep["with_person_key"], pol),

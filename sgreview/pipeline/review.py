@@ -35,6 +35,7 @@ from sgreview.pipeline.common import (
     slug,
 )
 from sgreview.schema import EARLIEST_DATE
+from sgreview.services import read_services
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 DEMO_CONFIG = REPO_ROOT / "parameters" / "review_demo.yaml"
@@ -137,16 +138,19 @@ def _read_locality_file(path: Path, locality: str) -> tuple[dict[str, Any], dict
 def read_data_facts(
     data_path: str | Path, columns: Mapping[str, str] | None, *,
     keep_columns: Sequence[str] = (), earliest_date: Any = EARLIEST_DATE,
+    services: Sequence[str] = (),
 ) -> DataFacts:
     """Localities, columns, incident ids and case references of the validated export.
 
-    Read through :mod:`sgreview.schema` as the notebooks read it, so a name is checked
-    against exactly what the reports will see (rejected rows are not there).
+    Read through :mod:`sgreview.schema` as the notebooks read it (``services`` included, so
+    a kept ward column of listed services is judged as they will judge it), so a name is
+    checked against exactly what the reports will see (rejected rows are not there).
     """
     from sgreview.schema import load_incidents
 
     incidents = load_incidents(Path(data_path), dict(columns) if columns else None,
-                               keep_columns=list(keep_columns), earliest_date=earliest_date).incidents
+                               keep_columns=list(keep_columns), earliest_date=earliest_date,
+                               services=list(services)).incidents
     refs = (incidents["case_ref"].dropna().astype(str).str.strip()
             if "case_ref" in incidents.columns else [])
     return DataFacts(
@@ -281,7 +285,8 @@ def plan_review(
 
     if facts is None:
         facts = read_data_facts(config.data_path, config.columns,
-                                keep_columns=config.keep_columns, earliest_date=config.earliest_date)
+                                keep_columns=config.keep_columns, earliest_date=config.earliest_date,
+                                services=read_services(config.services_path))
     if localities is None:
         localities = resolve_localities(config.localities, config.data_path, config.columns,
                                         source=config_path, known=facts.localities)
@@ -503,7 +508,8 @@ def run_review(
     config = load_review_config(Path(config_path), overrides or {})
     base = Path(out).expanduser().resolve() if out else REPO_ROOT / "outputs"
     facts = read_data_facts(config.data_path, config.columns,
-                            keep_columns=config.keep_columns, earliest_date=config.earliest_date)
+                            keep_columns=config.keep_columns, earliest_date=config.earliest_date,
+                            services=read_services(config.services_path))
     localities = resolve_localities(config.localities, config.data_path, config.columns,
                                     source=config_path, known=facts.localities)
     # Validate everything against a placeholder run folder before creating the real one.
