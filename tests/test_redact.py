@@ -541,3 +541,58 @@ def test_redact_cli_with_a_broken_service_list_is_exit_2(tmp_path, capsys):
     good.write_text("- Oak Lodge\n", encoding="utf-8")
     assert main(["redact", str(data), "--out", str(tmp_path / "out.csv"), "--services", str(good)]) == 0
     assert "Seen at Oak Lodge." in (tmp_path / "out.csv").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # census family names read on sight, however rare as words
+        ("The ward was told by Reddy that the bed had gone.", "The ward was told by [NAME] that the bed had gone."),
+        ("Haynes said that the referral was never received.", "[NAME] said that the referral was never received."),
+        # surnames that are everyday words, where the sentence says a person is meant
+        ("Brown told the nurse that he felt unsafe.", "[NAME] told the nurse that he felt unsafe."),
+        ("According to Page, the medication had been stopped.", "According to [NAME], the medication had been stopped."),
+        ("Wood and a colleague attended the address.", "[NAME] and a colleague attended the address."),
+        ("Mr Day called a friend. Mrs Care was admitted.", "Mr [NAME] called a friend. Mrs [NAME] was admitted."),
+        ("Professor Sir Bruce Keogh's report.", "Professor [NAME]'s report."),
+        # two-letter Chinese names with a person cue, and pinyin pairs with word syllables
+        ("Concerns were raised that Na's mother had not been told.", "Concerns were raised that [NAME]'s mother had not been told."),
+        ("Wu told staff she was frightened.", "[NAME] told staff she was frightened."),
+        ("The evidence of Lei He was that the door was locked.", "The evidence of [NAME] was that the door was locked."),
+        ("Staff spoke to Jun about the plan.", "Staff spoke to [NAME] about the plan."),
+        # inner apostrophes and lower-case hyphenated parts
+        ("Her son, Sa'idu, called an ambulance.", "Her son, [NAME], called an ambulance."),
+        ("Ta-tanisha Njeri died at home.", "[NAME] died at home."),
+        # names one letter from a common word or another name are still names
+        ("Eliabeth Serwaa was agitated and shouting.", "[NAME] was agitated and shouting."),
+        ("Girish had been discharged the previous day.", "[NAME] had been discharged the previous day."),
+        ("Ivecen and her partner left the ward together.", "[NAME] and her partner left the ward together."),
+        ("It was Kwabena who found him.", "It was [NAME] who found him."),
+    ],
+)
+def test_names_found_from_context_and_the_census_surname_list(text, expected):
+    assert redact_one(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "He was remanded to HMP Liverpool and later moved to Manchester.",
+        "She was taken to the Luton and Dunstable hospital.",
+        "A background of Parkinson's disease and Cushing syndrome.",
+        "Serum Na 128 on 3 Jun 2019, repeated on 14 Jun.",
+        "De-escalation attempted, alarm raised. Self-harm and re-referral noted.",
+        "Pt refused Clozapie and Dtix completed.",
+        "19:41 He absconded by tailgating a visitor.",
+        "Insulin Dependent Diabetes Mellitus. Sharps/belongings checked.",
+        "The Ward staff said the Council had been told.",
+    ],
+)
+def test_places_eponyms_months_symbols_and_jargon_are_not_names(text):
+    assert TAGS["NAME"] not in redact_one(text)
+
+
+def test_a_possessive_before_an_object_is_a_person_not_an_eponym():
+    assert redact_one("The detachment of Archie's tube was not noticed.") == (
+        "The detachment of [NAME]'s tube was not noticed."
+    )
