@@ -206,3 +206,12 @@ def test_a_kept_ward_column_of_listed_services_is_not_refused_as_identifiers(tmp
         load_incidents(data, keep_columns=["ward_name"])
     kept = load_incidents(data, keep_columns=["ward_name"], services=SERVICES).incidents
     assert set(kept["ward_name"]) == set(SERVICES)
+
+
+def test_data_quality_says_which_service_list_was_kept(tmp_path, export_with_places):
+    from sgreview.pipeline.quality import data_quality
+
+    services = _services_file(tmp_path)
+    shown = data_quality(export_with_places, tmp_path / "run", services_path=services)
+    assert "The names of the 2 services listed in *services.yaml*" in shown.summary
+    assert "services listed" not in data_quality(export_with_places, tmp_path / "run2").summary

@@ -107,7 +107,8 @@ def data_quality(
         write_json(loaded.redaction_counts, tmp / "redaction.json")
         paths = {p.stem: out / p.name for p in tmp.iterdir()}
     result = DataQuality(
-        summary=_summary(rec, completeness, loaded.redaction_counts, Path(data_path).name),
+        summary=_summary(rec, completeness, loaded.redaction_counts, Path(data_path).name,
+                         (len(services), Path(services_path).name) if services else None),
         reconciliation=views.reconciliation_table(rec),
         rejects_by_reason=views.rejects_table(rec),
         completeness=views.completeness_table(completeness, policy),
@@ -120,11 +121,17 @@ def data_quality(
     return result
 
 
-def _summary(rec: dict, completeness: pd.DataFrame, redaction: dict[str, int], source: str) -> str:
-    """The board-level paragraph: whole-organisation figures only, so counts are exact."""
+def _summary(rec: dict, completeness: pd.DataFrame, redaction: dict[str, int], source: str,
+             services: tuple[str, str] | None = None) -> str:
+    """The board-level paragraph: whole-organisation figures only, so counts are exact (the
+    sentence says so: the disclosure audit exempts whole-organisation sentences).
+
+    ``services`` is (number of names, file name) of the trust's service list, when given.
+    """
     read, acc, rej = rec["rows_read"], rec["rows_accepted"], rec["rows_rejected"]
     lines = [
-        f"**Data quality at a glance.** {read:,} incident rows were read from *{md(source)}*: "
+        f"**Data quality at a glance.** Across the whole organisation, {read:,} incident rows "
+        f"were read from *{md(source)}*: "
         f"{acc:,} ({views.pct(acc, read)}) were accepted for the review and {rej:,} were "
         "rejected. Every row is accounted for (read = accepted + rejected)."
     ]
@@ -141,6 +148,12 @@ def _summary(rec: dict, completeness: pd.DataFrame, redaction: dict[str, int], s
         lines.append(
             f"Before any analysis, {total_ids:,} personal identifiers were removed from the "
             f"narratives (most often {kinds}); no report shows them."
+        )
+    if services:
+        lines.append(
+            f"The names of the {services[0]} services listed in *{md(services[1])}* (wards, units, "
+            "hospitals, clinics) were kept as they are; any other care-home, house or street "
+            "name is shown as [ADDRESS]."
         )
     rates = completeness.drop(columns=["incidents", "median_days_to_report"], errors="ignore")
     overall = rates.mul(completeness["incidents"], axis=0).sum() / completeness["incidents"].sum()
