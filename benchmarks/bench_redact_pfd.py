@@ -111,6 +111,22 @@ FINAL_TEMPLATES = [
     "Dr {S} gave evidence on the second day.",
     "The GP letter was addressed to {G} {S}.",
 ]
+#: A fifth set, written after the "final" figure was taken and before any rule was changed
+#: in answer to its misses; run once at the very end (``--templates confirm``).
+CONFIRM_TEMPLATES = [
+    "{S} was the nurse in charge that night.",
+    "The records show that {S} had reviewed the care plan.",
+    "On 4 March {G} {S} was taken to the emergency department.",
+    "Her carer, {G} {S}, noticed she had not eaten.",
+    "The school nurse saw {G} on three occasions.",
+    "A safeguarding referral about {G} was made by the police.",
+    "{G} later told the psychiatrist that she heard voices.",
+    "The ward manager confirmed that {S} had been trained.",
+    "{S}'s evidence was that no risk assessment was done.",
+    "When interviewed, {G} {S} could not recall the visit.",
+    "The paramedics took {G} to hospital.",
+    "The report written by {S} was not shared with the team.",
+]
 STRUCTURED = {
     "NHS_NUMBER": "His NHS number was {v}.",
     "POSTCODE": "She lived in {v} at the time.",
@@ -288,7 +304,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=600, help="PFD narratives to inject into")
     ap.add_argument("--seed", type=int, default=3)
     ap.add_argument("--speed-n", type=int, default=100_000)
-    ap.add_argument("--templates", choices=["dev", "holdout", "fresh", "final"], default="dev",
+    ap.add_argument("--templates", choices=["dev", "holdout", "fresh", "final", "confirm"], default="dev",
                     help="sentence shapes: the ones the rules were tuned on, or the held-out ones")
     args = ap.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -298,7 +314,7 @@ def main() -> None:
     frame = pd.read_csv(PFD, dtype=str).dropna(subset=["narrative"])
     frame = frame.sample(min(args.n, len(frame)), random_state=args.seed).reset_index(drop=True)
     templates = {"dev": TEMPLATES, "holdout": HOLDOUT_TEMPLATES, "fresh": FRESH_TEMPLATES,
-                 "final": FINAL_TEMPLATES}[args.templates]
+                 "final": FINAL_TEMPLATES, "confirm": CONFIRM_TEMPLATES}[args.templates]
     texts, injected = build(frame["narrative"], args.seed, templates)
     start = time.perf_counter()
     redacted = redact_texts(texts).text
