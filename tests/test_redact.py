@@ -568,6 +568,14 @@ def test_redact_cli_with_a_broken_service_list_is_exit_2(tmp_path, capsys):
         ("Girish had been discharged the previous day.", "[NAME] had been discharged the previous day."),
         ("Ivecen and her partner left the ward together.", "[NAME] and her partner left the ward together."),
         ("It was Kwabena who found him.", "It was [NAME] who found him."),
+        # a word opening a sentence before a verb or adverb is a person
+        ("Notes. Yadavi fell from a rope. Amondi sadly died.", "Notes. [NAME] fell from a rope. [NAME] sadly died."),
+        # family names in capitals after a title or a name; titles that close a run
+        ("Mr FOFIE was employed. Sarah HEATH was found.", "Mr [NAME] was employed. [NAME] was found."),
+        ("Unfortunately Mrs. Summers did not respond.", "Unfortunately Mrs. [NAME] did not respond."),
+        ("On 30 June 2018 Canon Frost had a fall.", "On 30 June 2018 Canon [NAME] had a fall."),
+        ("On 19 August 2014 Jun suffered a fall.", "On 19 August 2014 [NAME] suffered a fall."),
+        ("Police attended 158 O'Brien Avenue.", "Police attended [ADDRESS]."),
     ],
 )
 def test_names_found_from_context_and_the_census_surname_list(text, expected):
@@ -586,6 +594,9 @@ def test_names_found_from_context_and_the_census_surname_list(text, expected):
         "19:41 He absconded by tailgating a visitor.",
         "Insulin Dependent Diabetes Mellitus. Sharps/belongings checked.",
         "The Ward staff said the Council had been told.",
+        "Little had changed. Bleep holder informed. Mr Smith RMN said.".replace("Mr Smith ", ""),
+        "She was seen in Norfolk and the service was arranged in Cornwall.",
+        "Firefighters were called. Wellbeing was discussed.",
     ],
 )
 def test_places_eponyms_months_symbols_and_jargon_are_not_names(text):
