@@ -561,7 +561,9 @@ def _file_findings(path: Path, rel: PurePosixPath, threshold: int, weakened: boo
         out = [] if weakened else sentence_findings(prose, threshold)
         return out + identifier_findings(text, services)
     if suffix == ".docx":
-        return identifier_findings(docx_text(path), services)
+        text = docx_text(path)
+        out = [] if weakened else sentence_findings(text, threshold)
+        return out + identifier_findings(text, services)
     return []
 
 

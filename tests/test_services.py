@@ -215,3 +215,15 @@ def test_data_quality_says_which_service_list_was_kept(tmp_path, export_with_pla
     shown = data_quality(export_with_places, tmp_path / "run", services_path=services)
     assert "The names of the 2 services listed in *services.yaml*" in shown.summary
     assert "services listed" not in data_quality(export_with_places, tmp_path / "run2").summary
+
+
+def test_a_single_notebook_run_checks_the_service_list_before_its_kernel_starts(tmp_path, export_with_places):
+    from sgreview.params import load_parameter_files, validate_for_notebook
+
+    _services_file(tmp_path, "- Cedar Lodge\n- [Amara Ward\n")
+    overrides = {"data_path": str(export_with_places), "services_path": str(tmp_path / "services.yaml"),
+                 "output_dir": str(tmp_path / "out")}
+    params = load_parameter_files([], overrides)
+    notebook = Path(__file__).resolve().parents[1] / "notebooks" / "01_data_quality.ipynb"
+    with pytest.raises(ParameterError, match="parameter 'services_path': service names: not valid YAML"):
+        validate_for_notebook(notebook, params)
