@@ -371,12 +371,26 @@ def _is_typo(tok: str) -> bool:
     return any(near(low[:i] + low[i + 1] + low[i] + low[i + 2 :]) for i in range(1, len(low) - 1))
 
 
+#: WHO International Nonproprietary Name stems that no given or family name ends with
+#: ("Prednisolone", "Edoxaban", "Isoprenaline", "Foscarnet"): a drug, however rare, is no
+#: person. Endings shared with names ("-ine": Caroline, Jasmine) are left out.
+_DRUG_STEM = re.compile(
+    r"(?:olone|asone|isone|olol|pril|sartan|statin|prazole|tidine|azepam|azolam|xaban|gatran|"
+    r"parin|cillin|mycin|floxacin|cycline|navir|ciclovir|carnet|tinib|ximab|zumab|umab|oxetine|"
+    r"aline|ptyline|pramine|zodone|peridol|apine|idone|afil|dronate|semide|thiazide|profen|"
+    r"fenac|codone|morphone|triptan|setron|lukast|gliptin|glitazone|formin|terol|tropium|"
+    r"coxib|dipine|barbital|amide|ocaine|betaine|azine|barb|oquine|codeine|opan|farin|actone|steride)$"
+)
+
+
 @lru_cache(maxsize=65536)
 def _name_shaped(tok: str) -> bool:
     """A capitalised word that is no English word in any case or inflection, no clinical or
     known non-name word: in incident and coroners' text such a word is nearly always a
     person's name (or, less often, a place, and over-redacting a place is the safe error)."""
     if len(tok) < 3 or _is_english(tok) or tok.lower() in _words().stop or tok in _place_words():
+        return False
+    if len(tok) > 6 and _DRUG_STEM.search(tok.lower()):
         return False
     if _zipf(tok.lower()) >= COMMON_ZIPF and tok not in _world_given_names():
         return False  # a very common proper noun no gazetteer calls a name: "Liverpool", "Thames"
@@ -531,10 +545,16 @@ _PLACE_NOUNS = frozenset(
         "Grove", "Mews", "Hostel", "Prison", "Church", "Mosque", "Temple", "Library", "Wood",
         "Estate", "Medical", "Health", "Infirmary", "University", "Foundation", "Trust",
         "Institute", "Partnership", "Hospice", "Memorial",
+        # venues, organisations and the words that open hospital names: "Weston General
+        # Hospital", "Shears Inn", "Mersey Canal", "Angel Solutions", "Cleveland Police"
+        "General", "District", "Community", "Mental", "National", "County", "Borough",
+        "Inn", "Arms", "Tavern", "Hotel", "Canal", "River", "Airport", "Harbour", "Bridge",
+        "Limited", "Ltd", "Plc", "Solutions", "Healthcare", "Group", "Police", "Constabulary",
+        "Syndrome", "Disease", "Council", "Councils", "Cliff", "Cliffs", "Island", "Moor", "Hill",
     }
 )
 _PLACE_STARTERS = frozenset(
-    {"St", "Saint", "Lake", "Mount", "Port", "Fort", "Queen", "King", "Prince", "Princess", "Royal"}
+    {"St", "Saint", "Lake", "Mount", "Port", "Fort", "Queen", "King", "Prince", "Princess", "Royal", "Prison"}
 )
 
 _ADJACENT_NAMES = re.compile(r"\[NAME\](?:[ \t]+\[NAME\])+")
@@ -556,7 +576,7 @@ def _postcode_sub(m: re.Match[str]) -> str:
 
 
 #: Place nouns that are also common family names: after a given name they are the surname.
-_SURNAME_PLACES = frozenset({"Hall", "Wood", "Park", "Lane", "Church"})
+_SURNAME_PLACES = frozenset({"Hall", "Wood", "Park", "Lane", "Church", "Hill", "Moor"})
 
 
 def _is_place(tokens: Sequence[str], end: int) -> bool:
@@ -687,8 +707,19 @@ _SAINT_BEFORE = re.compile(r"\b(?:St|Saint|Ste)\.?[ \t]+\Z")
 _EPONYM = re.compile(
     r"(?:['’]s)?\s+(?:disease|syndrome|palsy|law|criteria|scale|manoeuvre|maneuver|reflex|"
     r"phenomenon|fracture|encephalopathy|contracture|procedure|operation)\b"
-    r"|\s+(?:score|mutation|classification|technique|protocol|tool)\b"  # "Waterlow score"
+    r"|\s+(?:score|mutation|classification|technique|protocol|tool)\b",  # "Waterlow score"
+    re.IGNORECASE,  # "Irlen's Syndrome"
 )
+# A run followed (after an optional possessive) by a place noun, in any case, is a place.
+_PLACE_AFTER = re.compile(
+    r"['’]s[ \t]+(?:hospital|infirmary|hospice|college|university|palace)\b"
+    r"|[ \t]+(?:ward|wards|unit|hospital|hospitals|infirmary|clinic|surgery|centre|center|"
+    r"prison|court|road|street|lane|avenue|school|college|university|practice|hospice|station|"
+    r"hotel|inn|park|estate|bridge|canal|quay|mere|farm|palace|trust|council|police|"
+    r"constabulary|healthcare)\b",
+    re.IGNORECASE,
+)
+_PRISON_BEFORE = re.compile(r"\b(?:HMP|HMYOI|HMPYOI|YOI|HMIRC|IRC|H\.M\.P\.|Prison)[ \t]+\Z")
 _MONTH_ABBR = frozenset("Jan Feb Mar Apr Jun Jul Aug Sep Sept Oct Nov Dec".split())  # noqa: SIM905
 _DIGIT_AFTER = re.compile(r"\.?,?\s*\d")
 _DIGIT_BEFORE = re.compile(r"(?<!\d)\d{1,2}(?:st|nd|rd|th)?\s*\Z")  # "3 Jun", not "2014 Jun"
@@ -801,6 +832,8 @@ def _names_sub(m: re.Match[str]) -> str:
     title_before = _TITLE_BEFORE.search(m.string, max(0, m.start() - 12), m.start())
     if title_before:  # "Unfortunately Mrs. Summers": the title closed the run before this one
         return _context_name(title_before.group(1), name, w)
+    if _PLACE_AFTER.match(m.string, m.end("name")) or _PRISON_BEFORE.search(m.string, max(0, m.start() - 8), m.start()):
+        return m.group(0)  # "Addenbrooke's Hospital", "Brook ward", "HMP Pentonville": places
     if _month_date(m) or _EPONYM.match(m.string, m.end("name")):
         return m.group(0)  # "Jun 2019"; "Parkinson's disease", "Cushing syndrome"
     if _TOKEN_RE.fullmatch(name) and _contextual_single(m, name, w):
@@ -836,8 +869,10 @@ def _names_sub(m: re.Match[str]) -> str:
         first
         and prev.islower()
         and prev not in _PLACE_PREPOSITIONS
+        and prev not in _DETERMINERS  # "the Sheffield consultant", "the Roman Catholic Church"
         and first.group(0) in w.name_words
         and first.group(0).lower() not in w.stop
+        and first.group(0) not in _place_words()
     ):
         # Capitalised mid-sentence, so a name, not the word: "visited Mark", "by Grace".
         return _tag_run(name, list(_TOKEN_RE.finditer(name)), w, context=True)
@@ -871,6 +906,8 @@ def _names_sub(m: re.Match[str]) -> str:
         and last.end() == len(run)
         and word in w.name_words
         and word.lower() not in w.stop
+        and word.lower() not in _FUNCTION_WORDS  # "You accepted", "One was ordered"
+        and word not in _place_words()
         and (len(tokens_at) == 1 or tokens_at[-2].group(0).lower() in w.stop)
     ):
         return _tag_run(run[: last.start()], tokens_at[:-1], w, context=False) + TAGS["NAME"]
