@@ -379,7 +379,8 @@ _DRUG_STEM = re.compile(
     r"parin|cillin|mycin|floxacin|cycline|navir|ciclovir|carnet|tinib|ximab|zumab|umab|oxetine|"
     r"aline|ptyline|pramine|zodone|peridol|apine|idone|afil|dronate|semide|thiazide|profen|"
     r"fenac|codone|morphone|triptan|setron|lukast|gliptin|glitazone|formin|terol|tropium|"
-    r"coxib|dipine|barbital|amide|ocaine|betaine|azine|barb|oquine|codeine|opan|farin|actone|steride)$"
+    r"coxib|dipine|barbital|amide|ocaine|betaine|azine|barb|oquine|codeine|opan|farin|actone|steride|"
+    r"morphine|parinux|cyclizine|izine)$"
 )
 
 
@@ -848,6 +849,7 @@ def _names_sub(m: re.Match[str]) -> str:
         and len(name) > 2
         and name not in _PLACE_NOUNS
         and name not in _place_words()
+        and not (len(name) > 6 and _DRUG_STEM.search(name.lower()))
         and not _is_typo(name)
     ):
         return TAGS["NAME"]  # "Sinon's mother", "Kasia told staff": a person, whatever the name
