@@ -43,7 +43,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 
 import nhs_number
@@ -1027,7 +1027,7 @@ def redact_texts(texts: pd.Series, *, known_names: Iterable[str] = (),
     names = _name_tokens(known_names)
     if names:
         s = s.str.replace(_WORD, _known_sub(names, _common_words()), regex=True)
-    s = _redact_names(s)
+    s = _same_person_again(s, _redact_names(s))
     if kept:
         s = s.str.replace(_KEEP, lambda m: kept[int(m.group(1))], regex=True)
     after = _count_tags(s)
@@ -1068,6 +1068,67 @@ def _caps_sub(m: re.Match[str]) -> str:
     ]
     out = [TAGS["NAME"] if flag else tok for tok, flag in zip(tokens, is_name, strict=True)]
     return " ".join(out)
+
+
+_INTRODUCED = re.compile(
+    rf"\b(?:{'|'.join(sorted(_TITLE_WORDS, key=len, reverse=True))})\.?[ \t]+"
+    rf"(?:[{_UP}][{_LO}]+[ \t]+)?(?P<family>[{_UP}][{_LO}]+(?:-[{_UP}][{_LO}]+)?)\b(?![ \t]+[{_UP}])"
+)
+
+
+_TITLED_NEEDED = rf"\b(?:{'|'.join(sorted(_TITLE_WORDS, key=len, reverse=True))})\.?[ \t]+[A-Z]"
+
+
+def _same_person_again(before: pd.Series, after: pd.Series) -> pd.Series:
+    """Tag a family name standing alone where the same narrative introduced it with a title.
+
+    Reports name a person once in full ("Mr Brown", "Mrs Jane Wood") and then by the family
+    name alone ("Brown had worked on the unit"), where a name that is also a word reads as
+    the word. One person, one name through the text: the "one sense per discourse" rule of
+    named-entity work. Only a word introduced after a title is carried, only within its own
+    narrative, and never a place, role, clinical or function word. A per-row step by nature
+    (each narrative has its own people); it visits only narratives with a title in them.
+    """
+    has_title = before.str.contains(_TITLED_NEEDED, regex=True, na=False).to_numpy()
+    if not has_title.any():
+        return after
+    positional = before.reset_index(drop=True)  # the caller's index may repeat labels
+    found = positional[has_title].str.extractall(_INTRODUCED)
+    if found.empty:
+        return after
+    w = _words()
+    family = found["family"]
+    surname_places = _SURNAME_PLACES | {"Ward"}  # "Mr Ward", "Mrs Hall": names after a title
+    keep = (family.isin(surname_places) | ~family.str.lower().isin(w.stop | _FUNCTION_WORDS | _ROLE_WORDS)) & ~(
+        family.isin((_PLACE_NOUNS - surname_places) | _place_words() | _TITLE_WORDS)
+    )
+    family = family[keep]
+    if family.empty:
+        return after
+    pattern = _standalone_word()
+    wanted: dict[int, set[str]] = {}
+    for idx, name in zip(family.index.get_level_values(0), family.tolist(), strict=True):
+        wanted.setdefault(idx, set()).add(name)
+    rows = list(wanted)
+    values = after.tolist()
+    for i in rows:
+        values[i] = pattern.sub(partial(_tag_if_in, frozenset(wanted[i])), values[i])
+    # one new Series: assigning item by item is slow on Arrow strings
+    return pd.Series(values, index=after.index, dtype=after.dtype, name=after.name)
+
+
+def _tag_if_in(names: frozenset[str], m: re.Match[str]) -> str:
+    return TAGS["NAME"] if m.group(0) in names else m.group(0)
+
+
+@lru_cache(maxsize=1)
+def _standalone_word() -> re.Pattern[str]:
+    """A capitalised word standing alone: not after "the"/"on"/"to", not before a number or
+    a place noun ("Ward 5", "King's College"), so a carried name never takes a place."""
+    return re.compile(
+        rf"(?<![\w'’\-])(?<!the )(?<!The )(?<!on )(?<!to )[{_UP}][{_LO}]+(?:-[{_UP}][{_LO}]+)?"
+        r"(?![\w\-])(?![ \t]*\d)(?!(?:['’]s)?[ \t]+(?:" + "|".join(sorted(_PLACE_NOUNS)) + r")\b)"
+    )
 
 
 def _redact_names(s: pd.Series) -> pd.Series:

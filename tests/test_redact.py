@@ -607,3 +607,13 @@ def test_a_possessive_before_an_object_is_a_person_not_an_eponym():
     assert redact_one("The detachment of Archie's tube was not noticed.") == (
         "The detachment of [NAME]'s tube was not noticed."
     )
+
+
+def test_a_family_name_introduced_with_a_title_is_tagged_alone_later_in_that_narrative():
+    texts = pd.Series([
+        "Mr Brown was admitted. Brown had worked on the unit. The brown door. Brown Hospital.",
+        "Mr Ward moved to Ward 5. Ward said no. He was on the Ward.",
+    ])
+    out = redact_texts(texts).text.tolist()
+    assert out[0] == "Mr [NAME] was admitted. [NAME] had worked on the unit. The brown door. Brown Hospital."
+    assert out[1] == "Mr [NAME] moved to Ward 5. [NAME] said no. He was on the Ward."
