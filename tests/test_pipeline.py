@@ -375,7 +375,7 @@ def test_quality_summary_names_the_weakest_field_and_locality():
     rec = {"rows_read": 121, "rows_accepted": 120, "rows_rejected": 1, "by_reason": {"missing_date": 1}}
     text = _summary(rec, completeness, {"NAME": 3}, "x.csv")
     assert "**ethnicity**, recorded for 88% of incidents overall and lowest in B (50%)" in text
-    assert "missing incident date" in text and "3 personal identifiers" in text
+    assert "missing incident date" in text and "3 words or phrases that may identify someone" in text
     assert "ask B to improve recording of ethnicity" in text
 
 

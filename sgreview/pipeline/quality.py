@@ -146,8 +146,10 @@ def _summary(rec: dict, completeness: pd.DataFrame, redaction: dict[str, int], s
         top = sorted(((v, k) for k, v in redaction.items() if v), reverse=True)[:3]
         kinds = ", ".join(f"{views.tag_text(k)} ({v:,})" for v, k in top)
         lines.append(
-            f"Before any analysis, {total_ids:,} personal identifiers were removed from the "
-            f"narratives (most often {kinds}); no report shows them."
+            f"Before any analysis, {total_ids:,} words or phrases that may identify someone were "
+            f"replaced by a tag such as [NAME] in the narratives (most often {kinds}). The tagger "
+            "errs towards hiding, so some tags cover a place, product or drug name rather than a "
+            "person."
         )
     if services:
         lines.append(
