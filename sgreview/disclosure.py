@@ -142,6 +142,21 @@ class DisclosurePolicy:
         index = num.index if isinstance(num, pd.Series) else None
         return pd.Series(np.where(hide, self.symbol, text), index=index, dtype=object)
 
+    def shown_share(self, num, den, *, exact_denominator: bool = False) -> np.ndarray:
+        """Shares as numbers, from the rounded counts a reader sees (NaN where hidden).
+
+        A chart bar or a ratio drawn from exact counts gives back what the rounded table
+        hides (14 of 46 is 30.4%; the table shows 15 | 33.3%), so anything plotted or
+        derived beside a rounded count uses these.
+        """
+        num_a = np.asarray(num, dtype=float)
+        den_a = np.asarray(den, dtype=float)
+        shown_den = den_a if exact_denominator else self.round_counts(den_a)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            share = self.round_counts(num_a) / shown_den
+        hide = self.is_hidden(num_a) | self.is_hidden(den_a) | ~np.isfinite(share)
+        return np.where(hide, np.nan, share)
+
     def percent(self, num, den, *, digits: int = 0, exact_denominator: bool = False) -> list[str]:
         """Percentages as text ("40%"), from rounded counts, hidden as the symbol."""
         text = self.suppress_rate(np.atleast_1d(np.asarray(num, dtype=float)),

@@ -399,7 +399,12 @@ def profile_table(profile: pd.DataFrame, pol: DisclosurePolicy, *, others: str, 
     occupied bed day when denominators were given), since it can differ from the shares shown.
     """
     hidden = pol.is_hidden(profile["events"].to_numpy())
-    ratio = np.where(hidden | profile["ratio"].isna().to_numpy(), "", profile["ratio"].map(lambda v: f"{v:.2f}"))
+    # The ratio of the two shares as shown (from rounded counts): the exact ratio would give
+    # the exact count back beside a rounded one.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shown_ratio = pol.shown_share(profile["events"], profile["n"]) / pol.shown_share(
+            profile["others_events"], profile["others_n"])
+    ratio = np.array(["" if not np.isfinite(v) else f"{v:.2f}" for v in shown_ratio], dtype=object)
     table = pd.DataFrame(
         {
             "incidents": count_text(profile["events"], pol).to_numpy(),
@@ -622,8 +627,11 @@ def profile_figure(profile: pd.DataFrame, pol: DisclosurePolicy, *, locality: st
                             "incidents, too few to show.")
         return fig
     y = np.arange(len(shown))
-    ax.barh(y + 0.2, shown["share"], height=0.4, color="#005eb8", label=locality)
-    ax.barh(y - 0.2, shown["others_share"], height=0.4, color="#a6a6a6", label=f"{others} combined")
+    # Bars at the shares the table prints (rounded counts), never the exact ones.
+    here = pol.shown_share(shown["events"], shown["n"])
+    there = pol.shown_share(shown["others_events"], shown["others_n"])
+    ax.barh(y + 0.2, np.nan_to_num(here), height=0.4, color="#005eb8", label=locality)
+    ax.barh(y - 0.2, np.nan_to_num(there), height=0.4, color="#a6a6a6", label=f"{others} combined")
     ax.set_yticks(y, [_short(x) for x in shown["theme_label"]], fontsize=8)
     ax.xaxis.set_major_formatter(PercentFormatter(1.0))
     ax.set_xlabel("share of incidents")

@@ -129,6 +129,22 @@ def test_profile_table_suppresses_small_counts_and_their_shares():
     assert shown.loc["Absconding", "ratio"] == "*"
     # The share follows the rounded counts shown (25 of 25), so it cannot give back 23 of 26.
     assert shown.loc["Self-harm", "share here"] == "100.0%"
+    # So does the ratio: 100% here over 100/150 there, not the exact 23/26 over 2/3 (1.33).
+    assert shown.loc["Self-harm", "ratio"] == "1.50"
+
+
+def test_profile_chart_bars_sit_at_the_shares_the_table_prints():
+    profile = pd.DataFrame(
+        {
+            "theme_id": ["T01"], "theme_label": ["Self-harm"], "events": [14], "n": [46],
+            "share": [14 / 46], "others_events": [102], "others_n": [433],
+            "others_share": [102 / 433], "ratio": [1.29], "flag": ["within"],
+        }
+    )
+    fig = views.profile_figure(profile, DisclosurePolicy(), locality="Here", others="All other localities")
+    widths = sorted(round(p.get_width(), 4) for p in fig.axes[0].patches)
+    # 15 of 45 (33.3%) as the table prints it, not 14 of 46 (30.4%); 100 of 435 there.
+    assert widths == [round(100 / 435, 4), round(15 / 45, 4)]
 
 
 def test_evidence_table_shows_no_examples_for_small_themes_and_redacts_again():
