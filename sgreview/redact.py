@@ -48,6 +48,7 @@ from functools import lru_cache, partial
 from pathlib import Path
 
 import nhs_number
+import numpy as np
 import pandas as pd
 
 #: Identifier type -> the tag that replaces it.
@@ -1077,45 +1078,76 @@ _INTRODUCED = re.compile(
 )
 
 
+#: Months and days: given names too ("June", "April"), never carried to a date.
+_CALENDAR = frozenset(
+    "january february march april may june july august september october november december "  # noqa: SIM905
+    "monday tuesday wednesday thursday friday saturday sunday".split()
+)
+#: A given + family name pair as written in a narrative ("Canal Yilmaz", "Jane Okafor").
+_FULL_NAME = re.compile(rf"(?<![\w'’\-])(?P<given>[{_UP}][{_LO}]+)[ \t]+(?P<family>[{_UP}][{_LO}]+)(?![\w'’\-])")
 _TITLED_NEEDED = rf"\b(?:{'|'.join(sorted(_TITLE_WORDS, key=len, reverse=True))})\.?[ \t]+[A-Z]"
 
 
 def _same_person_again(before: pd.Series, after: pd.Series) -> pd.Series:
-    """Tag a family name standing alone where the same narrative introduced it with a title.
+    """Tag a name standing alone where the same narrative introduced the person in full.
 
-    Reports name a person once in full ("Mr Brown", "Mrs Jane Wood") and then by the family
-    name alone ("Brown had worked on the unit"), where a name that is also a word reads as
-    the word. One person, one name through the text: the "one sense per discourse" rule of
-    named-entity work. Only a word introduced after a title is carried, only within its own
-    narrative, and never a place, role, clinical or function word. A per-row step by nature
-    (each narrative has its own people); it visits only narratives with a title in them.
+    Reports name a person once in full ("Mr Brown", "Canal Yilmaz") and then by one name
+    ("Brown had worked on the unit", "Canal was sedated"), where a name that is also a word
+    reads as the word. One person, one name through the text: the "one sense per discourse"
+    rule of named-entity work. Carried words come from a title and the name after it, or
+    from a given + family pair that the name pass tagged and whose given and family names
+    are both known or name-shaped ("Hope Okafor"; a name in no list, such as "Canal", is
+    not carried); only within their own narrative, and never a place, role, clinical or
+    function word. A per-row step by nature (each narrative has its own
+    people); it visits only narratives that hold such an introduction.
     """
-    has_title = before.str.contains(_TITLED_NEEDED, regex=True, na=False).to_numpy()
-    if not has_title.any():
-        return after
     positional = before.reset_index(drop=True)  # the caller's index may repeat labels
-    found = positional[has_title].str.extractall(_INTRODUCED)
-    if found.empty:
-        return after
+    done = after.reset_index(drop=True)
     w = _words()
-    family = found["family"]
     surname_places = _SURNAME_PLACES | {"Ward"}  # "Mr Ward", "Mrs Hall": names after a title
-    keep = (family.isin(surname_places) | ~family.str.lower().isin(w.stop | _FUNCTION_WORDS | _ROLE_WORDS)) & ~(
-        family.isin((_PLACE_NOUNS - surname_places) | _place_words() | _TITLE_WORDS)
-    )
-    family = family[keep]
-    if family.empty:
+    wanted: dict[int, set[str]] = {}
+
+    def carry(words: pd.Series, *, strict: bool = True) -> None:
+        # A given name carried from a full name may be a word or a place noun ("Hope",
+        # "Canal"): the pair already says it is a person. Other words must be neither.
+        never = words.str.lower().isin(_FUNCTION_WORDS | _ROLE_WORDS | _CALENDAR) | words.isin(_TITLE_WORDS | _MONTH_ABBR)
+        if strict:
+            never |= (~words.isin(surname_places) & words.str.lower().isin(w.stop)) | words.isin(
+                (_PLACE_NOUNS - surname_places) | _place_words())
+        keep = ~never
+        for idx, name in zip(words.index.get_level_values(0), words[keep].reindex(words.index).tolist(), strict=True):
+            if isinstance(name, str):
+                wanted.setdefault(int(idx), set()).add(name)
+
+    has_title = positional.str.contains(_TITLED_NEEDED, regex=True, na=False)
+    if has_title.any():
+        found = positional[has_title].str.extractall(_INTRODUCED)
+        if not found.empty:
+            carry(found["family"])
+    pairs = positional.str.extractall(_FULL_NAME)
+    if not pairs.empty:
+        rows = pairs.index.get_level_values(0)
+        known = (
+            pairs["family"].map(lambda f: f in w.surnames or _name_shaped(f))
+            & pairs["given"].map(lambda g: g in w.first or g in w.name_words or _name_shaped(g))
+        ).to_numpy(dtype=bool)
+        tagged = np.array([
+            f"{g} {f}" not in done.iat[r] for r, g, f in zip(rows, pairs["given"], pairs["family"], strict=True)
+        ], dtype=bool)
+        both = pairs[known & tagged]
+        if not both.empty:
+            carry(both["given"], strict=False)
+            carry(both["family"])
+    if not wanted:
         return after
     pattern = _standalone_word()
-    wanted: dict[int, set[str]] = {}
-    for idx, name in zip(family.index.get_level_values(0), family.tolist(), strict=True):
-        wanted.setdefault(idx, set()).add(name)
-    rows = list(wanted)
     values = after.tolist()
-    for i in rows:
-        values[i] = pattern.sub(partial(_tag_if_in, frozenset(wanted[i])), values[i])
+    for i, names in wanted.items():
+        if isinstance(values[i], str):
+            values[i] = pattern.sub(partial(_tag_if_in, frozenset(names)), values[i])
     # one new Series: assigning item by item is slow on Arrow strings
-    return pd.Series(values, index=after.index, dtype=after.dtype, name=after.name)
+    out = pd.Series(values, index=after.index, dtype=after.dtype, name=after.name)
+    return out.str.replace(_ADJACENT_NAMES, TAGS["NAME"], regex=True)
 
 
 def _tag_if_in(names: frozenset[str], m: re.Match[str]) -> str:
@@ -1127,7 +1159,7 @@ def _standalone_word() -> re.Pattern[str]:
     """A capitalised word standing alone: not after "the"/"on"/"to", not before a number or
     a place noun ("Ward 5", "King's College"), so a carried name never takes a place."""
     return re.compile(
-        rf"(?<![\w'’\-])(?<!the )(?<!The )(?<!on )(?<!to )[{_UP}][{_LO}]+(?:-[{_UP}][{_LO}]+)?"
+        rf"(?<![\w'’\-])(?<!the )(?<!The )(?<!on )(?<!to )(?<!St )(?<!St\. )[{_UP}][{_LO}]+(?:-[{_UP}][{_LO}]+)?"
         r"(?![\w\-])(?![ \t]*\d)(?!(?:['’]s)?[ \t]+(?:" + "|".join(sorted(_PLACE_NOUNS)) + r")\b)"
     )
 

@@ -617,3 +617,14 @@ def test_a_family_name_introduced_with_a_title_is_tagged_alone_later_in_that_nar
     out = redact_texts(texts).text.tolist()
     assert out[0] == "Mr [NAME] was admitted. [NAME] had worked on the unit. The brown door. Brown Hospital."
     assert out[1] == "Mr [NAME] moved to Ward 5. [NAME] said no. He was on the Ward."
+
+
+def test_a_word_like_given_name_introduced_in_full_is_tagged_alone_later():
+    texts = pd.Series([
+        "Hope Okafor died on the ward. Hope was 19. There was hope of recovery.",
+        "June Mensah was admitted on 18 June. June said she felt unsafe.",
+    ])
+    out = redact_texts(texts).text.tolist()
+    assert out[0] == "[NAME] died on the ward. [NAME] was 19. There was hope of recovery."
+    # a month is never carried, even when it was someone's given name: the date stays
+    assert out[1].startswith("[NAME] was admitted on 18 June.")
