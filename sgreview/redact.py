@@ -1124,17 +1124,20 @@ def _same_person_again(before: pd.Series, after: pd.Series) -> pd.Series:
         found = positional[has_title].str.extractall(_INTRODUCED)
         if not found.empty:
             carry(found["family"])
-    pairs = positional.str.extractall(_FULL_NAME)
+    named = done.str.contains(TAGS["NAME"], regex=False, na=False).to_numpy()  # only these tagged a pair
+    pairs = positional[named].str.extractall(_FULL_NAME) if named.any() else pd.DataFrame()
     if not pairs.empty:
+        # Judge each distinct word once, then keep the pairs the name pass did tag.
+        fam = pairs["family"].unique()
+        giv = pairs["given"].unique()
+        fam_ok = {f for f in fam if f in w.surnames or _name_shaped(f)}
+        giv_ok = {g for g in giv if g in w.first or g in w.name_words or _name_shaped(g)}
+        pairs = pairs[pairs["family"].isin(fam_ok) & pairs["given"].isin(giv_ok)]
         rows = pairs.index.get_level_values(0)
-        known = (
-            pairs["family"].map(lambda f: f in w.surnames or _name_shaped(f))
-            & pairs["given"].map(lambda g: g in w.first or g in w.name_words or _name_shaped(g))
-        ).to_numpy(dtype=bool)
         tagged = np.array([
             f"{g} {f}" not in done.iat[r] for r, g, f in zip(rows, pairs["given"], pairs["family"], strict=True)
         ], dtype=bool)
-        both = pairs[known & tagged]
+        both = pairs[tagged]
         if not both.empty:
             carry(both["given"], strict=False)
             carry(both["family"])
