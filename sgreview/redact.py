@@ -274,7 +274,9 @@ _PINYIN_FAMILY = _SHORT_NAMES | {"He"}  # "He" is a family name only right after
 def _words() -> _Words:
     stop = {w.lower() for w in _read_list("clinical_terms.txt")} | {w.lower() for w in _PLACE_NOUNS}
     stop |= {w.lower() for w in _read_list("not_names.txt")}
-    surnames = set(_read_list("surnames.txt"))
+    curated_first = set(_read_list("first_names.txt"))
+    curated_surnames = set(_read_list("surnames.txt"))
+    surnames = set(curated_surnames)
     curated_surname_words = set(_read_list("surname_words.txt"))
     surname_words = set(curated_surname_words)
     extra = set(_read_list("names_extra.txt"))
@@ -298,13 +300,13 @@ def _words() -> _Words:
     common_family = {n for n in worded - surnames if n.lower() in stop or _zipf(n.lower()) >= COMMON_ZIPF}
     surname_words |= worded - surnames - common_family
     world = {n for n in _world_given_names() if n.lower() not in stop}
-    first = set(_read_list("first_names.txt")) | {n for n in world | extra if n.lower() not in english}
-    first -= {n for n in first & places if n not in set(_read_list("first_names.txt"))}
+    first = curated_first | {n for n in world | extra if n.lower() not in english}
+    first -= (first & places) - curated_first
     name_words = set(_read_list("name_words.txt")) | {n for n in world if n.lower() in english or n in places}
     surnames |= {n for n in extra if n.lower() not in english}
     first -= curated_surname_words
     surname_words = frozenset(surname_words)
-    curated = set(_read_list("first_names.txt")) | set(_read_list("surnames.txt"))
+    curated = curated_first | curated_surnames
     return _Words(
         first=frozenset(first),
         name_words=frozenset(name_words - first),
@@ -313,7 +315,7 @@ def _words() -> _Words:
         stop=frozenset(stop),
         family=frozenset(surnames) | surname_words,
         common_family=frozenset(common_family - surname_words),
-        curated_family=frozenset(set(_read_list("surnames.txt")) | curated_surname_words),
+        curated_family=frozenset(curated_surnames | curated_surname_words),
         caps=frozenset(curated | {n for n in extra if n.lower() not in english}),
     )
 
@@ -386,6 +388,10 @@ _DRUG_STEM = re.compile(
 )
 
 
+def _is_drug(tok: str) -> bool:
+    return len(tok) > 6 and bool(_DRUG_STEM.search(tok.lower()))
+
+
 @lru_cache(maxsize=65536)
 def _name_shaped(tok: str) -> bool:
     """A capitalised word that is no English word in any case or inflection, no clinical or
@@ -393,7 +399,7 @@ def _name_shaped(tok: str) -> bool:
     person's name (or, less often, a place, and over-redacting a place is the safe error)."""
     if len(tok) < 3 or _is_english(tok) or tok.lower() in _words().stop or tok in _place_words():
         return False
-    if len(tok) > 6 and _DRUG_STEM.search(tok.lower()):
+    if _is_drug(tok):
         return False
     if _zipf(tok.lower()) >= COMMON_ZIPF and tok not in _world_given_names():
         return False  # a very common proper noun no gazetteer calls a name: "Liverpool", "Thames"
@@ -459,6 +465,7 @@ _TITLE_WORDS = frozenset(
     "Mr Mrs Ms Miss Mx Dr Prof Professor Rev Revd Sir Dame Lady Lord Fr Sr Sgt Insp "  # noqa: SIM905
     "PC DC DS PCSO Canon Cpl Pte Capt Cllr Master Messrs".split()
 )
+_TITLE_ALT = "|".join(sorted(_TITLE_WORDS, key=len, reverse=True))  # longest first: "Professor" before "Prof"
 # A house number then one to three capitalised words and a street type: "12 Acacia Avenue",
 # "Flat 3, 41b Mill Rd". Needing the street word keeps doses and counts out; bed, ward, room
 # and bay numbers ("Bed 12 Cedar Court") are not addresses.
@@ -532,7 +539,7 @@ _SUBJECT_VERBS = r"was|is|had|has|said|told|became|went|hit|left|rang|[a-z]{2,}e
 # follows, so "Grace said" reads as a person.
 _NAME_RUN = re.compile(
     rf"(?=[{_UP}])"  # lets the regex engine skip quickly to capital letters
-    rf"(?P<title>\b(?:{'|'.join(sorted(_TITLE_WORDS, key=len, reverse=True))})\b\.?[ \t]+)?"
+    rf"(?P<title>\b(?:{_TITLE_ALT})\b\.?[ \t]+)?"
     rf"(?P<name>\b(?:[{_UP}]\.?[ \t]+){{0,2}}{_TOK}(?:[ \t]+{_TOK}){{0,4}}"
     rf"|\b(?:[{_UP}]\.[ \t]?){{1,2}}(?![{_LO}]))"
     rf"(?=(?P<person>['’]s\b|\s+(?:{_SUBJECT_VERBS})\b|,?\s+who\b|\s+(?:and|or|&)\s+(?:a|an|the|his|her|their|[{_UP}][{_LO}]+[ \t]+[a-z]+ed)\b))?"
@@ -681,6 +688,12 @@ _PLACE_PREPOSITIONS = frozenset({"on", "to", "from", "at", "onto", "into", "in",
 _PRE_WORD = re.compile(r"\b([A-Za-z][A-Za-z'\-]*),?[ \t]+\Z")
 
 
+def _prev_word(text: str, start: int) -> str:
+    """The word just before ``start`` (a comma allowed between), or "" at the start."""
+    before = _PRE_WORD.search(text, max(0, start - 40), start)
+    return before.group(1) if before else ""
+
+
 def _context_name(pre: str, name: str, w: _Words) -> str:
     """Tag the name after a title or role word: "Dr. A. Khan", "pt John Smith", "HCA Will"."""
     is_title = pre in _TITLE_WORDS
@@ -702,7 +715,7 @@ def _context_name(pre: str, name: str, w: _Words) -> str:
     return name
 
 
-_TITLE_BEFORE = re.compile(rf"\b({'|'.join(sorted(_TITLE_WORDS, key=len, reverse=True))})\.[ \t]+\Z")
+_TITLE_BEFORE = re.compile(rf"\b({_TITLE_ALT})\.[ \t]+\Z")
 _SENTENCE_START = re.compile(r"(?:\A|[.!?:;\n]\s*|^\s*)\Z")
 _SAINT_BEFORE = re.compile(r"\b(?:St|Saint|Ste)\.?[ \t]+\Z")
 
@@ -765,7 +778,7 @@ _NOUN_NEXT = re.compile(
     r"did|does|do|would|could|should|will|can|may|might|must|had|has|have|was|were|is|are|"
     r"fell|sat|spoke|sought|underwent|went|came|took|gave|got|made|saw|told|said|left|felt|"
     r"found|became|began|ran|kept|lost|met|paid|put|rang|wrote|drove|ate|drank|slept|stood|"
-    r"never|not|still|often|never|again|once|too|being|who|whose|whom|which|to)\b)[a-z]"
+    r"never|not|still|often|again|once|too|being|who|whose|whom|which|to)\b)[a-z]"
 )
 _VERB_CUE = re.compile(r"\s+(?:had|has|was|is|would|could|did|[a-z]{3,}ed)\b")
 _DETERMINERS = frozenset(
@@ -813,8 +826,7 @@ def _contextual_single(m: re.Match[str], name: str, w: _Words) -> bool:
     if _VERB_CUE.match(text, m.end("name")):
         # "Brown had worked on the unit", "no record that Green had been consulted": a
         # family name that is also a word, as the subject of a verb with no article before it.
-        before = _PRE_WORD.search(text, max(0, start - 40), start)
-        prev = before.group(1) if before else ""
+        prev = _prev_word(text, start)
         if (
             (at_start or (prev.islower() and prev not in _DETERMINERS))
             and (name in w.curated_family or name in w.name_words)
@@ -851,7 +863,7 @@ def _names_sub(m: re.Match[str]) -> str:
         and len(name) > 2
         and name not in _PLACE_NOUNS
         and name not in _place_words()
-        and not (len(name) > 6 and _DRUG_STEM.search(name.lower()))
+        and not _is_drug(name)
         and not _is_typo(name)
     ):
         return TAGS["NAME"]  # "Sinon's mother", "Kasia told staff": a person, whatever the name
@@ -864,8 +876,7 @@ def _names_sub(m: re.Match[str]) -> str:
         and "\t" not in name
     ):
         return name  # most runs are one ordinary word ("The", "Staff", "Olanzapine")
-    before = _PRE_WORD.search(m.string, max(0, m.start() - 40), m.start())
-    prev = before.group(1) if before else ""
+    prev = _prev_word(m.string, m.start())
     if prev.lower() in _ROLE_WORDS:
         return _context_name(prev, name, w)
     first = _TOKEN_RE.match(name)
@@ -1038,7 +1049,7 @@ def redact_texts(texts: pd.Series, *, known_names: Iterable[str] = (),
 
 
 _NAME_OR_TITLE_BEFORE = re.compile(
-    rf"(?:\[NAME\]|\b(?:{'|'.join(sorted(_TITLE_WORDS, key=len, reverse=True))})\.?)[ \t]+\Z"
+    rf"(?:\[NAME\]|\b(?:{_TITLE_ALT})\.?)[ \t]+\Z"
 )
 _CAPS_RUN = re.compile(r"(?=[A-Z])\b[A-Z]{2,}(?:['’][A-Z]+)?(?:[ \t]+[A-Z]{2,}(?:['’][A-Z]+)?){0,3}\b")
 
@@ -1073,7 +1084,7 @@ def _caps_sub(m: re.Match[str]) -> str:
 
 
 _INTRODUCED = re.compile(
-    rf"\b(?:{'|'.join(sorted(_TITLE_WORDS, key=len, reverse=True))})\.?[ \t]+"
+    rf"\b(?:{_TITLE_ALT})\.?[ \t]+"
     rf"(?:[{_UP}][{_LO}]+[ \t]+)?(?P<family>[{_UP}][{_LO}]+(?:-[{_UP}][{_LO}]+)?)\b(?![ \t]+[{_UP}])"
 )
 
@@ -1085,7 +1096,7 @@ _CALENDAR = frozenset(
 )
 #: A given + family name pair as written in a narrative ("Canal Yilmaz", "Jane Okafor").
 _FULL_NAME = re.compile(rf"(?<![\w'’\-])(?P<given>[{_UP}][{_LO}]+)[ \t]+(?P<family>[{_UP}][{_LO}]+)(?![\w'’\-])")
-_TITLED_NEEDED = rf"\b(?:{'|'.join(sorted(_TITLE_WORDS, key=len, reverse=True))})\.?[ \t]+[A-Z]"
+_TITLED_NEEDED = rf"\b(?:{_TITLE_ALT})\.?[ \t]+[A-Z]"
 
 
 def _same_person_again(before: pd.Series, after: pd.Series) -> pd.Series:
@@ -1210,11 +1221,15 @@ def redact_incidents(
     return out, counts
 
 
-def contains_identifiers(texts: pd.Series) -> pd.Series:
-    """True for each text that redaction would change: it still holds an identifier."""
+def contains_identifiers(texts: pd.Series, *, services: Sequence[str] = ()) -> pd.Series:
+    """True for each text that redaction would change: it still holds an identifier.
+
+    ``services`` are the trust's service names, kept as redaction keeps them, so an excerpt
+    naming a listed ward is not taken for one naming a person.
+    """
     s = _as_text(texts)
-    redacted = redact_texts(s).text
-    return ((redacted != s) & s.notna()).astype(bool)
+    redacted = redact_texts(s, services=list(services)).text
+    return ((redacted != s) & texts.notna()).astype(bool)
 
 
 def name_like_word(term: str) -> bool:
