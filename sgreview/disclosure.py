@@ -129,10 +129,7 @@ class DisclosurePolicy:
         num_a = np.asarray(num, dtype=float)
         den_a = np.asarray(den, dtype=float)
         if rate is None:
-            shown_num = self.round_counts(num_a)
-            shown_den = den_a if exact_denominator else self.round_counts(den_a)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                rate_a = shown_num / shown_den
+            rate_a = self.shown_share(num_a, den_a, exact_denominator=exact_denominator)
         else:
             rate_a = np.asarray(rate, dtype=float)
         value = rate_a * scale

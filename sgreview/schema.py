@@ -435,7 +435,7 @@ def vet_kept_columns(frame: pd.DataFrame, columns: Sequence[str], path: str = "<
     A category column (ward, shift, incident subtype) passes: short values, many repeats.
     Names in ``services`` (the trust's listed wards and units) are not identifiers.
     """
-    from sgreview.services import still_identifying
+    from sgreview.redact import contains_identifiers
 
     for col in columns:
         values = frame[col].astype("string").str.strip()
@@ -445,7 +445,7 @@ def vet_kept_columns(frame: pd.DataFrame, columns: Sequence[str], path: str = "<
         words = values.str.count(r"\S+").median()
         chars = values.str.len().median()
         sample = values.sample(min(len(values), 2000), random_state=0) if len(values) > 2000 else values
-        idents = float(still_identifying(sample.astype(object), services).mean())
+        idents = float(contains_identifiers(sample.astype(object), services=services).mean())
         distinct = values.nunique() / len(values)
         why = None
         if words >= FREE_TEXT_WORDS or chars >= FREE_TEXT_CHARS:

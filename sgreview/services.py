@@ -6,7 +6,8 @@ other care-home, house or street name still becomes ``[ADDRESS]`` (DOMAIN.md: a 
 place of care, a care home's name can point at a resident). The list has to reach every
 step that (re-)redacts text: the first redaction of the narratives, the defence-in-depth
 re-redaction of excerpts and action descriptions, the "still holds an identifier" checks
-that drop an excerpt, and the audit. Otherwise a second pass would tag "Mary Seacole Ward"
+that drop an excerpt (:func:`sgreview.redact.contains_identifiers` with ``services=``), and
+the audit. Otherwise a second pass would tag "Mary Seacole Ward"
 as ``[NAME] Ward`` after the first had kept it, or the audit would report it as a leak.
 
 The names are public (the trust publishes them), so the manifest records the file's path,
@@ -16,11 +17,9 @@ folder alone.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-
-import pandas as pd
 
 #: The parameter naming the service-name file.
 SERVICES_KEY = "services_path"
@@ -37,19 +36,6 @@ def read_services(path: str | Path | None) -> tuple[str, ...]:
     from sgreview.redact import load_service_names
 
     return tuple(load_service_names(Path(path).expanduser()))
-
-
-def still_identifying(texts: pd.Series, services: Sequence[str] = ()) -> pd.Series:
-    """True for each text that redaction (keeping ``services``) would still change.
-
-    :func:`sgreview.redact.contains_identifiers` with the service list honoured, so an
-    excerpt naming a listed ward is not dropped as if it named a person.
-    """
-    from sgreview.redact import redact_texts
-
-    s = texts.astype("str")
-    redacted = redact_texts(s, services=list(services)).text
-    return ((redacted != s) & texts.notna()).astype(bool)
 
 
 def services_summary(parameters: Mapping[str, Any] | None) -> dict[str, Any] | None:

@@ -324,12 +324,11 @@ def _clean_excerpts(ex: pd.DataFrame, services: Sequence[str] = ()) -> pd.DataFr
     """
     if ex.empty:
         return ex
-    from sgreview.redact import redact_texts
-    from sgreview.services import still_identifying
+    from sgreview.redact import contains_identifiers, redact_texts
 
     text = redact_texts(ex["text"].astype(str), services=list(services)).text
     ex = ex.assign(text=text.astype(str).str.strip())
-    flagged = still_identifying(ex["text"], services)
+    flagged = contains_identifiers(ex["text"], services=services)
     return ex[~flagged & (ex["text"].str.len() > 0)]
 
 

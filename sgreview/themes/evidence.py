@@ -27,9 +27,9 @@ MIN_WORDS, MAX_WORDS = 6, 60
 
 
 def _identifier_check(sentences: pd.Series, services: Sequence[str] = ()) -> pd.Series:
-    from sgreview.services import still_identifying
+    from sgreview.redact import contains_identifiers
 
-    return still_identifying(sentences, services)
+    return contains_identifiers(sentences, services=services)
 
 
 def theme_evidence(
