@@ -22,9 +22,10 @@ name from one of the origin groups, so the wording around every name is the coro
 Reports sorted by URL are split in two: the rules were developed looking at the even half only;
 the odd half (``--swap-half test``, the default) was run once, at the end.
 
-Templates: sentence sets written by us (``--templates dev|holdout|fresh|final|confirm``); each
-set was written before the rules were changed in answer to the one before it, so the later sets
-show how recall holds on unseen wording.
+Templates: sentence sets written by us (``--templates dev|holdout|fresh|final|confirm|sealed``);
+each set was written before the rules were changed in answer to the one before it, so the later
+sets show how recall holds on unseen wording; ``sealed`` was written by someone who never saw the
+rules.
 
 Real names: each PFD report's URL slug holds the deceased's name; recall of those names
 (tokens seen capitalised in the narrative) is reported too.
@@ -136,6 +137,14 @@ CONFIRM_TEMPLATES = [
     "When interviewed, {G} {S} could not recall the visit.",
     "The paramedics took {G} to hospital.",
     "The report written by {S} was not shared with the team.",
+]
+#: A sixth set, written by a helper that never saw the rules or their word lists, before the
+#: rules were changed in answer to CONFIRM_TEMPLATES' misses; run once, at the end of that
+#: change (``--templates sealed``). Kept in a file so that it is read by the benchmark only.
+SEALED_TEMPLATES = [
+    line.strip()
+    for line in (Path(__file__).resolve().parent / "data" / "templates_sealed.txt").read_text(encoding="utf-8").splitlines()
+    if line.strip()
 ]
 STRUCTURED = {
     "NHS_NUMBER": "His NHS number was {v}.",
@@ -361,7 +370,7 @@ def main() -> None:
     ap.add_argument("--swap-half", choices=["test", "tune", "all"], default="test",
                     help="reports (sorted by URL) for the renamed-deceased measure: the odd half was "
                          "never looked at while the rules were written, the even half was")
-    ap.add_argument("--templates", choices=["dev", "holdout", "fresh", "final", "confirm"], default="dev",
+    ap.add_argument("--templates", choices=["dev", "holdout", "fresh", "final", "confirm", "sealed"], default="dev",
                     help="sentence shapes: the ones the rules were tuned on, or the held-out ones")
     args = ap.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -371,7 +380,7 @@ def main() -> None:
     frame = pd.read_csv(PFD, dtype=str).dropna(subset=["narrative"])
     frame = frame.sample(min(args.n, len(frame)), random_state=args.seed).reset_index(drop=True)
     templates = {"dev": TEMPLATES, "holdout": HOLDOUT_TEMPLATES, "fresh": FRESH_TEMPLATES,
-                 "final": FINAL_TEMPLATES, "confirm": CONFIRM_TEMPLATES}[args.templates]
+                 "final": FINAL_TEMPLATES, "confirm": CONFIRM_TEMPLATES, "sealed": SEALED_TEMPLATES}[args.templates]
     texts, injected = build(frame["narrative"], args.seed, templates)
     start = time.perf_counter()
     redacted = redact_texts(texts).text

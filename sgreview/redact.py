@@ -853,8 +853,8 @@ _PERSON_PREPOSITIONS = frozenset({"by", "of", "with", "about", "for", "against",
 #: Spanish", "treated by German services") they are the language, though "Sarah French" is
 #: still a name.
 _PEOPLES = frozenset(
-    "German Greek Spanish French Dutch Swiss Roman Norman English Irish Welsh Scottish British "  # noqa: SIM905
-    "Turkish Polish Italian Portuguese Chinese African Indian Russian Jewish Catholic Christian".split()
+    "German Greek Spanish French Dutch Swiss English Irish Welsh Scottish British "  # noqa: SIM905
+    "Turkish Polish Italian Portuguese Chinese African Indian Russian Jewish Catholic".split()
 )
 #: Title-case phrases, not people: "Isles of Scilly", "Risk of Falls", "Nursing for Medicine".
 _OF_CAPITAL = re.compile(rf"[ \t]+of[ \t]+[{_UP}]")
@@ -876,6 +876,15 @@ _ANIMATE = re.compile(
     r"(?:was|were|had\s+been|has\s+been)\s+(?:sedated|restrained|arrested|detained|sectioned|"
     r"handcuffed|intubated|resuscitated|interviewed|cautioned|remanded|sentenced|bailed|"
     r"pronounced\s+dead|found\s+dead|born|married|bullied|raped|assaulted|murdered|stabbed)\b)"
+)
+#: "was the nurse in charge", "is a support worker": a role held by the subject before it.
+_ROLE_AFTER = re.compile(
+    r"\s+(?:was|is|had\s+been|has\s+been)\s+(?:the|a|an|his|her|their)\s+(?:[a-z\-]+\s+){0,2}"
+    r"(?:nurse|doctor|consultant|psychiatrist|psychologist|registrar|gp|paramedic|officer|"
+    r"manager|coordinator|co-ordinator|worker|carer|therapist|practitioner|midwife|pharmacist|"
+    r"sister|matron|surgeon|clinician|lead|assistant|student|constable|sergeant|inspector|"
+    r"teacher|friend|partner|neighbour|mother|father|son|daughter|brother|wife|husband|aunt|"
+    r"uncle|cousin|grandmother|grandfather)\b"
 )
 #: Capitalised subjects of such verbs that are no one's name ("Patient was sedated").
 _PERSON_NOUNS = frozenset(
@@ -903,6 +912,8 @@ def _word_name(tok: str, w: _Words, *, ward: bool = False) -> bool:
         return False
     if tok in w.common_family and tok not in w.first and _zipf(tok.lower()) >= COMMON_NAME_CAP_ZIPF:
         return False
+    if ward and tok in w.curated_family and tok not in _PLACE_NOUNS and tok.lower() not in _COLLECTIVE:
+        return True  # our own family-name list wins over a clinical word ("by Young", "Day's")
     return _person_word(tok, w, worded=True, ward=ward, common=True)
 
 
@@ -945,8 +956,10 @@ def _contextual_single(m: re.Match[str], name: str, w: _Words) -> bool:
     if _FROM_PERSON.search(text, max(0, start - 30), start):
         return _word_name(name, w)  # "a referral from Hunt", "a call from Moss"
     prev = _prev_word(text, start)
-    if at_start and person.startswith(("'", "’")) and _word_name(name, w):
+    if at_start and person.startswith(("'", "’")) and _word_name(name, w, ward=True):
         return True  # "Brown's evidence was...": a possessive name opening the sentence
+    if at_start and _ROLE_AFTER.match(text, m.end("name")) and _word_name(name, w):
+        return True  # "White was the nurse in charge": the subject is the role's holder
     if at_start and _ANIMATE.match(text, m.end("name")) and _animate_subject(name, w):
         return True  # "Canal was sedated": only a person is sedated, restrained or arrested
     if (
