@@ -783,7 +783,7 @@ _SPEECH = re.compile(
     r"\s+(?:(?:later|then|also|subsequently|again|initially|first|never|[a-z]{3,}ly)\s+)?"  # "Mark later told"
     r"(?:told|said|says|stated|states|explained|reported|described|confirmed|informed|"
     r"admitted|denied|disclosed|recalled|asked|agreed|accepted|telephoned|rang|wrote|"
-    r"emailed|texted|tells|explains|confirms|reports)\b"
+    r"emailed|texted|tells|explains|confirms|reports|(?:documented|recorded|noted)\s+that)\b"
 )
 #: Words that can open a sentence as a bare subject without being anyone's name.
 _COLLECTIVE = frozenset(
@@ -866,6 +866,12 @@ _FROM_PERSON = re.compile(
     r"\b(?:referral|referrals|letter|letters|call|calls|email|emails|message|messages|text|texts|"
     r"report|statement|evidence|advice|information|input|feedback|response|reply|visit|visits|"
     r"concerns?|complaint|request|handover|note|notes)\s+from\s+\Z",
+    re.IGNORECASE,
+)
+#: "handed over to Wood", "escalated to Hunt": what is passed to a person, then "to".
+_GIVEN_TO = re.compile(
+    r"\b(?:handed(?:\s+over|\s+back)?|given|passed|escalated|delegated|allocated|assigned|"
+    r"forwarded|addressed|introduced|shown|showed|entrusted)\s+to\s+\Z",
     re.IGNORECASE,
 )
 #: Verbs whose subject can only be a person or animal ("Canal was sedated", "White had
@@ -953,8 +959,8 @@ def _contextual_single(m: re.Match[str], name: str, w: _Words) -> bool:
         return _person_word(name, w, worded=True)  # "Brown told", "Wood and a colleague"
     if _TALKED_TO.search(text, max(0, start - 30), start):
         return _person_word(name, w, worded=True)
-    if _FROM_PERSON.search(text, max(0, start - 30), start):
-        return _word_name(name, w)  # "a referral from Hunt", "a call from Moss"
+    if _FROM_PERSON.search(text, max(0, start - 30), start) or _GIVEN_TO.search(text, max(0, start - 30), start):
+        return _word_name(name, w, ward=True)  # "a referral from Hunt", "handed over to Wood"
     prev = _prev_word(text, start)
     if at_start and person.startswith(("'", "’")) and _word_name(name, w, ward=True):
         return True  # "Brown's evidence was...": a possessive name opening the sentence

@@ -638,6 +638,10 @@ def test_a_word_like_given_name_introduced_in_full_is_tagged_alone_later():
         ("The manager confirmed that Moss had been trained.", "The manager confirmed that [NAME] had been trained."),
         ("At 3am Brown checked the room.", "At 3am [NAME] checked the room."),
         ("A referral from Hunt was not acted on.", "A referral from [NAME] was not acted on."),
+        ("The chart was handed over to Wood at 19:30.", "The chart was handed over to [NAME] at 19:30."),
+        ("Hunt documented that the patient had refused.", "[NAME] documented that the patient had refused."),
+        ("White was the nurse in charge.", "[NAME] was the nurse in charge."),
+        ("Wood's evidence was that Young had been trained.", "[NAME]'s evidence was that [NAME] had been trained."),
         # a possessive name opening a sentence; a name before a verb only a person does
         ("Page's evidence was that no assessment was done.", "[NAME]'s evidence was that no assessment was done."),
         ("Canal was sedated and treated with antibiotics.", "[NAME] was sedated and treated with antibiotics."),
@@ -664,6 +668,7 @@ def test_everyday_word_family_names_standing_alone_are_found_from_the_sentence(t
         "Intubation was Grade II and the Herbert Protocol was followed.",
         "Care was transferred. Treatment was reviewed. Patient was sedated.",
         "The family had lived in Hull before moving to Ringwood.",
+        "Pain noted. Obs recorded that evening. Care was the main concern.",
     ],
 )
 def test_the_new_context_rules_leave_places_languages_and_things_alone(text):
