@@ -874,6 +874,20 @@ _GIVEN_TO = re.compile(
     r"forwarded|addressed|introduced|shown|showed|entrusted)\s+to\s+\Z",
     re.IGNORECASE,
 )
+#: "phoned Ward", "emailed Short", "visited Law": a person contacted, just before the name.
+_CONTACTED = re.compile(
+    r"\b(?:phoned|telephoned|rang|emailed|e-mailed|texted|messaged|contacted|paged|bleeped|"
+    r"informed|asked|advised|instructed|thanked|supervised|accompanied|escorted|"
+    r"visited|known|met)\s+\Z",
+    re.IGNORECASE,
+)
+#: A clause opening mid-sentence: after a comma, "that", "and" or a subordinating word.
+_COMMA_OR_CLAUSE = re.compile(r"(?:,|\b(?:that|and|but|when|because|as|while|after|before|until|if|so))[ \t]+\Z")
+#: "Hall attended the ward", "Ward arrived at 14:20": a sentence's subject that comes and goes.
+_ARRIVED = re.compile(
+    r"[ \t]+(?:(?:later|then|also|subsequently|again|initially|first|[a-z]{3,}ly)[ \t]+)?"
+    r"(?:attended|arrived|visited|phoned|telephoned|rang|spoke|emailed|texted|left\s+the\s+(?:ward|unit|room|house|home))\b"
+)
 #: Verbs whose subject can only be a person or animal ("Canal was sedated", "White had
 #: worked on the unit").
 _ANIMATE = re.compile(
@@ -928,6 +942,40 @@ def _word_name(tok: str, w: _Words, *, ward: bool = False) -> bool:
 COMMON_NAME_CAP_ZIPF = 5.0
 
 
+def _cued_name(tok: str, w: _Words) -> bool:
+    """Whether a word can be a name where a strong cue says a person is meant ("phoned
+    Ward", "a referral from Short", "Hall attended the ward", "Law's statement"): any known
+    name, however common as a word, or a word in no list that is no everyday English word
+    (or a rare one: "Rishi"). Never a function, role, calendar, people or drug word, a
+    clinical term that is no name ("Care"), a place noun ("Council", "Trust"), or a place
+    of the British Isles unless our own family-name list has it ("Nottingham", not "Hall")."""
+    low = tok.lower()
+    if (
+        low in _FUNCTION_WORDS or low in _COLLECTIVE or low in _ROLE_WORDS or low in _PERSON_NOUNS
+        or tok in _TITLE_WORDS or tok in _PEOPLES or low in _CALENDAR or tok in _MONTH_ABBR
+        or _is_drug(tok) or (tok in _PLACE_NOUNS and tok not in _SURNAME_PLACES and tok != "Ward")
+    ):
+        return False
+    if tok in _home_places() and tok not in w.curated_family:
+        return False  # "advice from Nottingham", "Sheffield's response"
+    if low in w.stop and tok not in w.curated_family and tok not in w.name_words:
+        return False  # "evidence from Care UK"
+    known = (
+        tok in w.first or tok in w.surnames or tok in w.family or tok in w.common_family
+        or tok in w.name_words or tok in _SHORT_NAMES or _name_shaped(tok)
+    )
+    if known:
+        return True
+    return (
+        len(tok) > 2 and tok not in _place_words()
+        and (not _is_english(tok) or (_zipf(low) < RARE_CUED_ZIPF and not low.endswith("s")))
+    )
+
+
+#: Under a strong cue, a dictionary word this rare ("rishi" 2.8, "dixit" 2.5) is a name.
+RARE_CUED_ZIPF = 3.0
+
+
 def _animate_subject(tok: str, w: _Words) -> bool:
     """A capitalised word before "was sedated" and the like is a person's name unless it is
     a function, role, person or clinical word: even a word in no name list ("Canal")."""
@@ -959,10 +1007,18 @@ def _contextual_single(m: re.Match[str], name: str, w: _Words) -> bool:
         return _person_word(name, w, worded=True)  # "Brown told", "Wood and a colleague"
     if _TALKED_TO.search(text, max(0, start - 30), start):
         return _person_word(name, w, worded=True)
-    if _FROM_PERSON.search(text, max(0, start - 30), start) or _GIVEN_TO.search(text, max(0, start - 30), start):
-        return _word_name(name, w, ward=True)  # "a referral from Hunt", "handed over to Wood"
+    if (
+        _FROM_PERSON.search(text, max(0, start - 30), start)
+        or _GIVEN_TO.search(text, max(0, start - 30), start)
+        or _CONTACTED.search(text, max(0, start - 20), start)
+    ) and not _DIGIT_AFTER.match(text, m.end("name")):
+        return _cued_name(name, w)  # "a referral from Hunt", "handed over to Wood", "phoned Ward"
+    if _SPEECH.match(text, m.end("name")) and not at_start and _COMMA_OR_CLAUSE.search(text, max(0, start - 12), start):
+        return _cued_name(name, w)  # "On 3 March, Rishi denied", "she said that Short told"
+    if at_start and _ARRIVED.match(text, m.end("name")):
+        return _cued_name(name, w)  # "Hall attended the ward at 14:20"
     prev = _prev_word(text, start)
-    if at_start and person.startswith(("'", "’")) and _word_name(name, w, ward=True):
+    if at_start and person.startswith(("'", "’")) and _cued_name(name, w):
         return True  # "Brown's evidence was...": a possessive name opening the sentence
     if at_start and _ROLE_AFTER.match(text, m.end("name")) and _word_name(name, w):
         return True  # "White was the nurse in charge": the subject is the role's holder

@@ -336,3 +336,21 @@ def test_trends_with_no_chartable_series_make_no_claim_about_change():
     assert "common-cause" not in table.iloc[0, 0]
     assert not _any_chart(signals, {"T01", "T02"})
     assert _any_chart(signals.assign(chart=["none", "c"]), {"T01", "T02"})
+
+
+def test_a_flagged_share_follows_the_rounded_count_so_the_exact_count_cannot_be_recovered():
+    from sgreview import views
+    from sgreview.disclosure import DisclosurePolicy
+
+    # 9 of 50 would show as "10 | 18.00%": the 18% gives back the 9. It must read 10 of 50.
+    flagged = pd.DataFrame({"theme_id": ["T01"], "locality": ["Avon"], "theme_label": ["Falls"],
+                            "events": [9], "n": [50], "proportion": [0.18], "target": [0.08],
+                            "lower95": [0.0], "upper95": [0.15], "lower998": [0.0], "upper998": [0.21],
+                            "flag": ["alert_high"]})
+    table = views.flags_table(flagged, DisclosurePolicy(threshold=7, base=5))
+    assert table.loc["Falls", "incidents"] == "10"
+    assert table.loc["Falls", "value (%)"] == "20.00"
+    # a rate keeps its exposure exact (bed days count no one), the events still rounded
+    rate = flagged.assign(n=[10_000.0], proportion=[0.0009])
+    table = views.flags_table(rate, DisclosurePolicy(threshold=7, base=5), kind="rate", unit="bed_days")
+    assert table.loc["Falls", "value (per 1,000 bed days)"] == "1.00"

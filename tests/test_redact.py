@@ -641,6 +641,9 @@ def test_a_word_like_given_name_introduced_in_full_is_tagged_alone_later():
         ("The chart was handed over to Wood at 19:30.", "The chart was handed over to [NAME] at 19:30."),
         ("Hunt documented that the patient had refused.", "[NAME] documented that the patient had refused."),
         ("White was the nurse in charge.", "[NAME] was the nurse in charge."),
+        ("At 02:15 the coordinator phoned Short to ask for an RMN.", "At 02:15 the coordinator phoned [NAME] to ask for an RMN."),
+        ("Hall attended the ward at 14:20.", "[NAME] attended the ward at 14:20."),
+        ("Seen on 3 March, Rishi denied any thoughts of self-harm.", "Seen on 3 March, [NAME] denied any thoughts of self-harm."),
         ("Wood's evidence was that Young had been trained.", "[NAME]'s evidence was that [NAME] had been trained."),
         # a possessive name opening a sentence; a name before a verb only a person does
         ("Page's evidence was that no assessment was done.", "[NAME]'s evidence was that no assessment was done."),
@@ -669,6 +672,9 @@ def test_everyday_word_family_names_standing_alone_are_found_from_the_sentence(t
         "Care was transferred. Treatment was reviewed. Patient was sedated.",
         "The family had lived in Hull before moving to Ringwood.",
         "Pain noted. Obs recorded that evening. Care was the main concern.",
+        "Advice from Nottingham and evidence from Care UK. Sheffield's response is due.",
+        "Staff phoned Ward 5. The Trust said it would act. The Council confirmed it.",
+        "Pt was rated Amber. He called Samaritans, then a boat called Harvester.",
     ],
 )
 def test_the_new_context_rules_leave_places_languages_and_things_alone(text):
