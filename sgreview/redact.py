@@ -1391,9 +1391,17 @@ def _standalone_word() -> re.Pattern[str]:
     )
 
 
+#: A capitalised part hyphenated to a tagged name is the rest of a double-barrelled name
+#: ("[NAME]-SZCZERBIAK", "Smith-[NAME]"); lower-case links ("Weston-super-[NAME]") are not.
+_HYPHENED_TO_NAME = re.compile(
+    rf"\[NAME\](?:-(?:\[NAME\]|[{_UP}][\w'’]*))+|\b[{_UP}][{_LO}][\w'’]*-\[NAME\]"
+)
+
+
 def _redact_names(s: pd.Series) -> pd.Series:
     s = s.str.replace(_NAME_RUN, _names_sub, regex=True)
     s = s.str.replace(_CAPS_RUN, _caps_sub, regex=True)
+    s = s.str.replace(_HYPHENED_TO_NAME, TAGS["NAME"], regex=True)
     return s.str.replace(_ADJACENT_NAMES, TAGS["NAME"], regex=True)
 
 

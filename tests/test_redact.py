@@ -644,6 +644,8 @@ def test_a_word_like_given_name_introduced_in_full_is_tagged_alone_later():
         ("At 02:15 the coordinator phoned Short to ask for an RMN.", "At 02:15 the coordinator phoned [NAME] to ask for an RMN."),
         ("Hall attended the ward at 14:20.", "[NAME] attended the ward at 14:20."),
         ("Seen on 3 March, Rishi denied any thoughts of self-harm.", "Seen on 3 March, [NAME] denied any thoughts of self-harm."),
+        # both halves of a double-barrelled name, whatever their case
+        ("Mrs Anna-SZCZERBIAK was moved. Mrs SMITH-JONES was seen.", "Mrs [NAME] was moved. Mrs [NAME] was seen."),
         ("Wood's evidence was that Young had been trained.", "[NAME]'s evidence was that [NAME] had been trained."),
         # a possessive name opening a sentence; a name before a verb only a person does
         ("Page's evidence was that no assessment was done.", "[NAME]'s evidence was that no assessment was done."),
