@@ -22,7 +22,7 @@ name from one of the origin groups, so the wording around every name is the coro
 Reports sorted by URL are split in two: the rules were developed looking at the even half only;
 the odd half (``--swap-half test``, the default) was run once, at the end.
 
-Templates: sentence sets written by us (``--templates dev|holdout|fresh|final|confirm|sealed|sealed2``);
+Templates: sentence sets written by us (``--templates dev|...|sealed3``);
 each set was written before the rules were changed in answer to the one before it, so the later
 sets show how recall holds on unseen wording; ``sealed`` was written by someone who never saw the
 rules.
@@ -151,6 +151,10 @@ SEALED_TEMPLATES = _template_file("templates_sealed.txt")
 #: incident-log wording) after the rules were changed in answer to SEALED_TEMPLATES' misses;
 #: run once at the end (``--templates sealed2``): the untouched figure for that change.
 SEALED2_TEMPLATES = _template_file("templates_sealed2.txt")
+#: An eighth set of 32, written by a third helper that read none of our code, lists, tests or
+#: earlier sets, after the rules were changed in answer to SEALED2_TEMPLATES' misses; run
+#: once at the end over five seeds (``--templates sealed3``): the untouched figure.
+SEALED3_TEMPLATES = _template_file("templates_sealed3.txt")
 STRUCTURED = {
     "NHS_NUMBER": "His NHS number was {v}.",
     "POSTCODE": "She lived in {v} at the time.",
@@ -375,7 +379,7 @@ def main() -> None:
     ap.add_argument("--swap-half", choices=["test", "tune", "all"], default="test",
                     help="reports (sorted by URL) for the renamed-deceased measure: the odd half was "
                          "never looked at while the rules were written, the even half was")
-    ap.add_argument("--templates", choices=["dev", "holdout", "fresh", "final", "confirm", "sealed", "sealed2"], default="dev",
+    ap.add_argument("--templates", choices=["dev", "holdout", "fresh", "final", "confirm", "sealed", "sealed2", "sealed3"], default="dev",
                     help="sentence shapes: the ones the rules were tuned on, or the held-out ones")
     args = ap.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -386,7 +390,7 @@ def main() -> None:
     frame = frame.sample(min(args.n, len(frame)), random_state=args.seed).reset_index(drop=True)
     templates = {"dev": TEMPLATES, "holdout": HOLDOUT_TEMPLATES, "fresh": FRESH_TEMPLATES,
                  "final": FINAL_TEMPLATES, "confirm": CONFIRM_TEMPLATES, "sealed": SEALED_TEMPLATES,
-                 "sealed2": SEALED2_TEMPLATES}[args.templates]
+                 "sealed2": SEALED2_TEMPLATES, "sealed3": SEALED3_TEMPLATES}[args.templates]
     texts, injected = build(frame["narrative"], args.seed, templates)
     start = time.perf_counter()
     redacted = redact_texts(texts).text
