@@ -230,8 +230,13 @@ def compare(
     window_months: int | None = DEFAULT_WINDOW_MONTHS,
     setting_column: str | None = None,
     setting_map: Mapping[str, str] | None = None,
+    min_shown: float = 0.0,
 ) -> Comparison:
     """Theme x group table, funnel table and SPC charts for one assignments table.
+
+    ``min_shown`` is the disclosure threshold of the charts' readers: a series with more
+    months hidden than shown is charted by quarter (:func:`sgreview.spc.choose_chart`)
+    rather than drawn as a blank panel.
 
     With ``setting_column`` and denominators per setting, funnels are per theme, locality
     and setting over each setting's own denominator; SPC charts then show counts (one unit
@@ -255,7 +260,8 @@ def compare(
     spc = spc_table(a, group_by=group_by, period=period, rebase=rebase, run_length=run_length,
                     denominators=denominators if group_by == "locality" else None,
                     denominator_unit=unit,
-                    screen_outliers=screen_outliers, improvement_direction=improvement_direction)
+                    screen_outliers=screen_outliers, improvement_direction=improvement_direction,
+                    min_shown=min_shown)
     options = {"group_by": group_by, "period": period, "unit": unit, "run_length": run_length,
                "screen_outliers": screen_outliers, "adjustment": adjustment,
                "improvement_direction": improvement_direction,

@@ -144,7 +144,11 @@ def funnel_plot(
     ax.plot(grid, lim["lower95"] * scale, color="#768692", lw=1.0, ls=":")
     ax.axhline(target * scale, color="#231f20", lw=1.0, label="all groups")
     flags = rows["flag"].fillna("").astype(str)
-    ax.scatter(rows["n"], rows["proportion"] * scale, s=36, zorder=3,
+    # Points sit where the rounded counts put them, as the flags table prints them: a point
+    # at the exact share beside "10 | 20%" would give back the 9 of 50 the table hides.
+    shown_n = rows["n"].to_numpy(float) if kind != "proportion" else policy.round_counts(rows["n"])
+    shown_y = policy.shown_share(rows["events"], rows["n"], exact_denominator=kind != "proportion") * scale
+    ax.scatter(shown_n, shown_y, s=36, zorder=3,
                c=[FLAG_COLOURS.get(f, FLAG_COLOURS["within"]) for f in flags],
                edgecolor=OUTLINE, linewidth=0.6)
     marked = flags.str.startswith(("alarm", "alert")).to_numpy()
@@ -183,7 +187,7 @@ def funnel_plot(
               frameon=False)
     fig.tight_layout()
     # Labels last, once the layout is fixed, so the overlap check sees the final positions.
-    place_labels(ax, rows["n"].to_numpy(float)[order], (rows["proportion"] * scale).to_numpy(float)[order],
+    place_labels(ax, shown_n[order], shown_y[order],
                  rows["locality"].astype(str).to_numpy()[order], max_labels=MAX_FUNNEL_LABELS)
     return fig
 

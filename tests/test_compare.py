@@ -354,3 +354,37 @@ def test_a_flagged_share_follows_the_rounded_count_so_the_exact_count_cannot_be_
     rate = flagged.assign(n=[10_000.0], proportion=[0.0009])
     table = views.flags_table(rate, DisclosurePolicy(threshold=7, base=5), kind="rate", unit="bed_days")
     assert table.loc["Falls", "value (per 1,000 bed days)"] == "1.00"
+
+
+def test_organisation_series_with_mostly_hidden_months_is_charted_by_quarter_for_reviewers():
+    from sgreview.compare import compare
+
+    # about 3 incidents a month for three years: every monthly count would be hidden (1-7),
+    # so a reviewer's chart goes to quarters (about 9 a quarter) instead of a blank panel
+    rng = np.random.default_rng(5)
+    n = 108
+    a = pd.DataFrame({
+        "incident_id": [f"I{i}" for i in range(n)], "locality": rng.choice(["Avon", "Kent"], n),
+        "incident_date": pd.Timestamp("2021-01-01") + pd.to_timedelta(rng.integers(0, 3 * 365, n), "D"),
+        "theme_id": "T01"})
+    reviewer = compare(a, min_shown=7).spc
+    analyst = compare(a).spc
+    org = reviewer.loc[reviewer["locality"] == "All"]
+    assert set(org["chart"]) == {"c_quarterly"}
+    assert org["period"].str.contains("Q").all()
+    assert set(analyst.loc[analyst["locality"] == "All", "chart"]) == {"c"}
+
+
+def test_funnel_points_sit_at_the_rounded_counts_the_flags_table_prints():
+    from sgreview import plots
+    from sgreview.disclosure import DisclosurePolicy
+
+    # 9 of 52 (17.3%) is printed as 10 of 50 (20%); the point must not give back the 9 of 52
+    rows = pd.DataFrame({
+        "theme_id": "T01", "theme_label": "Falls", "locality": ["Avon", "Kent"], "n": [52, 300],
+        "events": [9, 24], "target": 0.08, "kind": "proportion", "adjustment": "none", "phi": 1.0,
+        "tau2": 0.0, "flag": ["alert_high", "within"]})
+    rows["proportion"] = rows["events"] / rows["n"]
+    fig = plots.funnel_plot(rows, policy=DisclosurePolicy(threshold=7, base=5))
+    points = np.asarray(fig.axes[0].collections[0].get_offsets())
+    assert np.allclose(points, [[50, 20.0], [300, 25 / 300 * 100]])

@@ -91,7 +91,7 @@ def locality_comparison(
         run_length=run_length, screen_outliers=screen_outliers,
         improvement_direction=improvement_direction, target=funnel_target,
         window_months=comparison_months or None,
-        setting_column=setting_column, setting_map=setting_map,
+        setting_column=setting_column, setting_map=setting_map, min_shown=policy.threshold,
     )
     out = stage_dir(output_dir, COMPARISON_DIR)
     written = write_comparison(result, out)
