@@ -213,7 +213,8 @@ def _draw_spc(ax, chart: pd.DataFrame, *, improvement_direction: str, policy: Di
               compact: bool = False) -> tuple[np.ndarray, np.ndarray, bool]:
     values, hidden, draw = spc_mask(chart, policy)
     if not draw:
-        ax.text(0.5, 0.5, f"too few incidents to chart\n(counts of 1 to {policy.threshold} are not plotted)",
+        # The series may be large ("n=190") with most of its points small: say which.
+        ax.text(0.5, 0.5, f"most points are counts of 1 to {policy.threshold}:\nnot plotted, to protect small numbers",
                 ha="center", va="center", transform=ax.transAxes, fontsize=7 if compact else 9,
                 color="#4c6272")
         ax.set_xticks([])
