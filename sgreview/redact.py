@@ -780,8 +780,11 @@ _DIGIT_AFTER = re.compile(r"\.?,?\s*(?:\d|(?:I|II|III|IV|V|VI)\b)")  # "Section 
 _DIGIT_BEFORE = re.compile(r"(?<!\d)\d{1,2}(?:st|nd|rd|th)?\s*\Z")  # "3 Jun", not "2014 Jun"
 #: Speech and report verbs: a bare capitalised word opening a sentence before one is the
 #: person speaking ("Brown told the nurse", "Wu said"), even when it is also a word.
+#: Adverbs that may stand between a subject and its verb ("Mark later told", "Hall then
+#: attended").
+_THEN = r"later|then|also|subsequently|again|initially|first|[a-z]{3,}ly"
 _SPEECH = re.compile(
-    r"\s+(?:(?:later|then|also|subsequently|again|initially|first|never|[a-z]{3,}ly)\s+)?"  # "Mark later told"
+    rf"\s+(?:(?:{_THEN}|never)\s+)?"  # "Mark later told"
     r"(?:told|said|says|stated|states|explained|reported|described|confirmed|informed|"
     r"admitted|denied|disclosed|recalled|asked|agreed|accepted|telephoned|rang|wrote|"
     r"emailed|texted|tells|explains|confirms|reports|(?:documented|recorded|noted)\s+that)\b"
@@ -886,7 +889,7 @@ _CONTACTED = re.compile(
 _COMMA_OR_CLAUSE = re.compile(r"(?:,|\b(?:that|and|but|when|because|as|while|after|before|until|if|so))[ \t]+\Z")
 #: "Hall attended the ward", "Ward arrived at 14:20": a sentence's subject that comes and goes.
 _ARRIVED = re.compile(
-    r"[ \t]+(?:(?:later|then|also|subsequently|again|initially|first|[a-z]{3,}ly)[ \t]+)?"
+    rf"[ \t]+(?:(?:{_THEN})[ \t]+)?"
     r"(?:attended|arrived|visited|phoned|telephoned|rang|spoke|emailed|texted|left\s+the\s+(?:ward|unit|room|house|home))\b"
 )
 #: Verbs whose subject can only be a person or animal ("Canal was sedated", "White had
@@ -926,8 +929,9 @@ def _word_name(tok: str, w: _Words, *, ward: bool = False) -> bool:
     """Whether a capitalised word that context marks as a person can be a name: any known
     name, including family names that are everyday words ("Cook", "Moss", "Rice"), but no
     place, month, drug or clinical word, and none so common that a capital letter is all
-    it takes ("More", "Power")."""
-    if tok in _PEOPLES or tok.lower() in _CALENDAR or tok in _MONTH_ABBR or _is_drug(tok):
+    it takes ("More", "Power"). Peoples and languages never get here: :func:`_names_sub`
+    keeps them first."""
+    if tok.lower() in _CALENDAR or tok in _MONTH_ABBR or _is_drug(tok):
         return False
     if _place_not_name(tok, w) or tok == "Ward":  # "moved to a different Ward"
         return False
@@ -943,20 +947,28 @@ def _word_name(tok: str, w: _Words, *, ward: bool = False) -> bool:
 COMMON_NAME_CAP_ZIPF = 5.0
 
 
+def _no_ones_name(tok: str) -> bool:
+    """Function, collective, role and person words, titles, days and months: no one's name,
+    whatever cue stands beside them ("Patient was sedated", "phoned Staff")."""
+    low = tok.lower()
+    return (
+        low in _FUNCTION_WORDS or low in _COLLECTIVE or low in _ROLE_WORDS or low in _PERSON_NOUNS
+        or tok in _TITLE_WORDS or low in _CALENDAR
+    )
+
+
 def _cued_name(tok: str, w: _Words) -> bool:
     """Whether a word can be a name where a strong cue says a person is meant ("phoned
     Ward", "a referral from Short", "Hall attended the ward", "Law's statement"): any known
     name, however common as a word, or a word in no list that is no everyday English word
-    (or a rare one: "Rishi"). Never a function, role, calendar, people or drug word, a
+    (or a rare one: "Rishi"). Never a function, role, calendar or drug word, a
     clinical term that is no name ("Care"), a place noun ("Council", "Trust"), or a place
     of the British Isles unless our own family-name list has it ("Nottingham", not "Hall")."""
-    low = tok.lower()
-    if (
-        low in _FUNCTION_WORDS or low in _COLLECTIVE or low in _ROLE_WORDS or low in _PERSON_NOUNS
-        or tok in _TITLE_WORDS or tok in _PEOPLES or low in _CALENDAR or tok in _MONTH_ABBR
-        or _is_drug(tok) or (tok in _PLACE_NOUNS and tok not in _SURNAME_PLACES and tok != "Ward")
+    if _no_ones_name(tok) or tok in _MONTH_ABBR or _is_drug(tok) or (
+        tok in _PLACE_NOUNS and tok not in _SURNAME_PLACES and tok != "Ward"
     ):
         return False
+    low = tok.lower()
     if tok in _home_places() and tok not in w.curated_family:
         return False  # "advice from Nottingham", "Sheffield's response"
     if low in w.stop and tok not in w.curated_family and tok not in w.name_words:
@@ -980,12 +992,9 @@ RARE_CUED_ZIPF = 3.0
 def _animate_subject(tok: str, w: _Words) -> bool:
     """A capitalised word before "was sedated" and the like is a person's name unless it is
     a function, role, person or clinical word: even a word in no name list ("Canal")."""
-    low = tok.lower()
-    if low in _FUNCTION_WORDS or low in _COLLECTIVE or low in _ROLE_WORDS or low in _PERSON_NOUNS:
+    if _no_ones_name(tok) or tok in _place_words():
         return False
-    if tok in _TITLE_WORDS or tok in _place_words() or low in _CALENDAR:
-        return False
-    return not (low in w.stop and tok not in _PLACE_NOUNS)
+    return not (tok.lower() in w.stop and tok not in _PLACE_NOUNS)
 
 
 def _month_date(m: re.Match[str]) -> bool:
