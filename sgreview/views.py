@@ -669,23 +669,18 @@ def flags_table(flagged: pd.DataFrame, pol: DisclosurePolicy, *, kind: str = "pr
     if per_setting:  # each row over its own setting's denominator (bed days, caseload...)
         unit = "per 1,000 of the setting's denominator"
     scale, unit = (1000, unit if per_setting else f"per 1,000 {(unit or 'units').replace('_', ' ')}") if rate else (100, "%")
-    hidden = pol.is_hidden(flagged["events"].to_numpy())
     # The value beside a rounded count is taken from that count (and, for proportions, the
     # rounded denominator): 9 of 50 shown as "10 | 18.00%" gives back the 9. Rates keep
     # their exposure (bed days, caseload) exact: it counts no one.
     den = flagged["n"] if "n" in flagged else flagged["events"] / flagged["proportion"]
-    shown = pol.shown_share(flagged["events"], den, exact_denominator=rate)
-
-    def value(share: np.ndarray) -> np.ndarray:
-        text = np.array(["" if not np.isfinite(v) else f"{v * scale:.2f}" for v in share], dtype=object)
-        return np.where(hidden | ~np.isfinite(share), pol.symbol, text)
+    shown = pol.suppress_rate(flagged["events"], den, digits=2, scale=scale, exact_denominator=rate)
 
     table = pd.DataFrame(
         {
             "theme": flagged["theme_label"].astype(str).to_numpy(),
             "group": flagged["locality"].astype(str).to_numpy(),
             "incidents": count_text(flagged["events"], pol).to_numpy(),
-            f"value ({unit})": value(shown),
+            f"value ({unit})": shown.to_numpy(),
             f"organisation ({unit})": flagged["target"].map(lambda v: f"{float(v) * scale:.2f}").to_numpy(),
             "95% limits": [f"{lo * scale:.2f} to {hi * scale:.2f}" for lo, hi in zip(flagged["lower95"], flagged["upper95"], strict=True)],
             "99.8% limits": [f"{lo * scale:.2f} to {hi * scale:.2f}" for lo, hi in zip(flagged["lower998"], flagged["upper998"], strict=True)],
